@@ -1,0 +1,23 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Where the certificate and config file live when --config-dir is not given.
+ * A system service (root or the dedicated service user) uses the system folder
+ * so that installers, `nhiicc cert` and the service agree on one place.
+ */
+export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env, platform = process.platform): string {
+  if (env.NHIICC_CONFIG_DIR) return env.NHIICC_CONFIG_DIR;
+  switch (platform) {
+    case 'win32':
+      return path.join(env.ProgramData ?? 'C:\\ProgramData', 'nhiicc');
+    case 'darwin':
+      return '/Library/Application Support/nhiicc';
+    default:
+      return isRoot() ? '/etc/nhiicc' : path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'nhiicc');
+  }
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
