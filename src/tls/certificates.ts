@@ -1,0 +1,168 @@
+import { X509Certificate } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { generate } from 'selfsigned';
+import {
+  createTransientCa,
+  SERVER_DNS_NAMES,
+  SERVER_IP_ADDRESSES,
+  VALIDITY_DAYS,
+} from './certificate-authority.js';
+
+export interface ServerTls {
+  key: string;
+  cert: string;
+  ca: string;
+  notAfter: Date;
+  dir: string;
+}
+
+export const CA_FILE = 'ca.crt';
+export const SERVER_CERT_FILE = 'server.crt';
+export const SERVER_KEY_FILE = 'server.key';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Tolerates a clock that is slightly behind when the cert is first used. */
+const BACKDATE_MS = 60 * 60 * 1000;
+const EXPIRY_WARNING_DAYS = 30;
+
+/** Loads the server certificate, creating CA and certificate on first use. */
+export async function ensureServerCertificate(configDir: string): Promise<ServerTls> {
+  const existing = await loadServerTls(configDir);
+  if (existing) return existing;
+  return renewCertificates(configDir);
+}
+
+/**
+ * Replaces CA and server certificate with new ones. Whoever trusted the old
+ * CA must untrust it and trust the new one (the trust module does both).
+ */
+export async function renewCertificates(configDir: string): Promise<ServerTls> {
+  await fs.mkdir(configDir, { recursive: true, mode: 0o700 });
+  const { caPem, certPem, keyPem } = await issueServerCertificate();
+  // Key first: a crash must not leave a certificate whose key is missing.
+  await writeFileWithMode(path.join(configDir, SERVER_KEY_FILE), keyPem, 0o600);
+  await writeFileWithMode(path.join(configDir, SERVER_CERT_FILE), certPem, 0o644);
+  await writeFileWithMode(path.join(configDir, CA_FILE), caPem, 0o644);
+  return toServerTls(configDir, keyPem, certPem, caPem);
+}
+
+async function issueServerCertificate(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const notBefore = new Date(Date.now() - BACKDATE_MS);
+  const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
+  // The CA key stays inside this function: once the server cert is signed it
+  // goes out of scope, so no one (not even us) can ever sign with it again.
+  const ca = await createTransientCa(notBefore, notAfter);
+  const server = await generate([{ name: 'commonName', value: SERVER_DNS_NAMES[0] }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: notBefore,
+    notAfterDate: notAfter,
+    ca: { key: ca.keyPem, cert: ca.certPem },
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          ...SERVER_DNS_NAMES.map((value) => ({ type: 2 as const, value })),
+          ...SERVER_IP_ADDRESSES.map((ip) => ({ type: 7 as const, ip })),
+        ],
+      },
+    ],
+  });
+  return { caPem: ca.certPem, certPem: server.cert, keyPem: server.private };
+}
+
+async function loadServerTls(dir: string): Promise<ServerTls | undefined> {
+  const [key, cert, ca] = await Promise.all(
+    [SERVER_KEY_FILE, SERVER_CERT_FILE, CA_FILE].map((name) => readIfExists(path.join(dir, name))),
+  );
+  if (key === undefined && cert === undefined && ca === undefined) return undefined;
+  if (key === undefined || cert === undefined || ca === undefined) {
+    throw new Error(
+      `incomplete certificate files in ${dir} (need ${SERVER_KEY_FILE}, ${SERVER_CERT_FILE} and ${CA_FILE}); run \`nhiicc cert renew\``,
+    );
+  }
+  return toServerTls(dir, key, cert, ca);
+}
+
+function toServerTls(dir: string, key: string, cert: string, ca: string): ServerTls {
+  return { key, cert, ca, notAfter: new Date(new X509Certificate(cert).validTo), dir };
+}
+
+export interface CertificateDescription {
+  subject: string;
+  issuer: string;
+  subjectAltNames: string[];
+  serialNumber: string;
+  sha256: string;
+  sha1: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface CertificatesDescription {
+  dir: string;
+  server: CertificateDescription;
+  ca: CertificateDescription;
+}
+
+/** What `nhiicc cert status` shows. Throws when the files are not there. */
+export async function describeCertificate(dir: string): Promise<CertificatesDescription> {
+  const tls = await loadServerTls(dir);
+  if (!tls) throw new Error(`no certificate in ${dir}; run \`nhiicc cert init\``);
+  return { dir, server: describePem(tls.cert), ca: describePem(tls.ca) };
+}
+
+export function describePem(pem: string): CertificateDescription {
+  const x = new X509Certificate(pem);
+  return {
+    subject: x.subject.replace(/\n/g, ', '),
+    issuer: x.issuer.replace(/\n/g, ', '),
+    subjectAltNames: x.subjectAltName ? x.subjectAltName.split(', ') : [],
+    serialNumber: x.serialNumber.toLowerCase(),
+    sha256: x.fingerprint256.replace(/:/g, '').toLowerCase(),
+    sha1: x.fingerprint.replace(/:/g, '').toLowerCase(),
+    notBefore: new Date(x.validFrom),
+    notAfter: new Date(x.validTo),
+  };
+}
+
+/** A line for the service log when the certificate needs renewing soon. */
+export function expiryWarning(tls: Pick<ServerTls, 'notAfter' | 'dir'>, now: Date = new Date()): string | undefined {
+  const daysLeft = Math.floor((tls.notAfter.getTime() - now.getTime()) / DAY_MS);
+  if (daysLeft > EXPIRY_WARNING_DAYS) return undefined;
+  const when = tls.notAfter.toISOString().slice(0, 10);
+  const state = daysLeft < 0 ? `expired on ${when}` : `expires on ${when} (${daysLeft} days left)`;
+  return `the TLS certificate in ${tls.dir} ${state}; run \`nhiicc cert renew\` to replace it`;
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Creates the file with its final mode so a private key is never readable by
+ * others, not even for an instant; an existing file is replaced, not reused,
+ * because its old mode may be looser.
+ */
+async function writeFileWithMode(file: string, content: string, mode: number): Promise<void> {
+  await fs.rm(file, { force: true });
+  const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
+  try {
+    await handle.writeFile(content);
+    // The umask may have narrowed the mode; widening a public file is harmless.
+    if (mode !== 0o600) await handle.chmod(mode);
+  } finally {
+    await handle.close();
+  }
+}
