@@ -14,13 +14,13 @@ export interface PermittedNames {
   ip: string[];
 }
 
-export function encodeNameConstraints(permitted: PermittedNames): Uint8Array {
+export function encodeNameConstraints(permitted: PermittedNames): Uint8Array<ArrayBuffer> {
   const subtrees = [
     ...permitted.dns.map((name) => generalSubtree(tlv(0x82, Buffer.from(name, 'ascii')))),
     ...permitted.ip.map((cidr) => generalSubtree(tlv(0x87, ipWithMask(cidr)))),
   ];
   // permittedSubtrees [0] IMPLICIT GeneralSubtrees: the SEQUENCE OF tag becomes 0xA0.
-  return tlv(0x30, tlv(0xa0, Buffer.concat(subtrees)));
+  return new Uint8Array(tlv(0x30, tlv(0xa0, Buffer.concat(subtrees))));
 }
 
 function generalSubtree(base: Buffer): Buffer {
