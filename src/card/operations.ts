@@ -1,0 +1,54 @@
+import {
+  AUTH_ANSWER_LENGTH,
+  GET_CARD_RANDOM,
+  mutualAuthApdu,
+  READ_BASIC_PROFILE,
+  READ_CARD_DATA,
+  READ_CARD_ID,
+  SELECT_NHI,
+} from './apdu.js';
+import { NhiError, type NhiCode } from './errors.js';
+import { type BasicProfile, parseBasicProfile, parseCardId, parseCardMark, parseCardRandom } from './profile.js';
+import { exchange, formatSw, SW_OK, type Transmit } from './response.js';
+
+/**
+ * The card's multi-APDU steps, written against a bare `transmit` so that they
+ * stay free of I/O: the PC/SC layer supplies it inside one transaction.
+ */
+
+async function step(transmit: Transmit, apdu: Buffer, code: NhiCode, what: string): Promise<Buffer> {
+  const { data, sw } = await exchange(transmit, apdu);
+  if (sw !== SW_OK) throw new NhiError(code, `${what} failed: card answered ${formatSw(sw)}`);
+  return data;
+}
+
+export async function selectNhi(transmit: Transmit): Promise<void> {
+  await step(transmit, SELECT_NHI, '7004', 'SELECT of the NHI applet');
+}
+
+export interface CardProfile extends BasicProfile {
+  mark: string;
+}
+
+export async function readProfile(transmit: Transmit): Promise<CardProfile> {
+  await selectNhi(transmit);
+  const basic = parseBasicProfile(await step(transmit, READ_BASIC_PROFILE, '8011', 'reading the basic profile'));
+  const mark = parseCardMark(await step(transmit, READ_CARD_DATA, '8010', 'reading the card data'));
+  return { ...basic, mark };
+}
+
+/** Card id and card random, the card's half of the SAM exchange (PROTOCOL.md §6). */
+export async function readIdAndRandom(transmit: Transmit): Promise<{ cardId: Buffer; random: Buffer }> {
+  await selectNhi(transmit);
+  const cardId = parseCardId(await step(transmit, READ_CARD_ID, '8001', 'reading the card id'));
+  const random = parseCardRandom(await step(transmit, GET_CARD_RANDOM, '8002', 'reading the card random'));
+  return { cardId, random };
+}
+
+export async function mutualAuth(transmit: Transmit, challenge: Buffer): Promise<Buffer> {
+  const answer = await step(transmit, mutualAuthApdu(challenge), '8006', 'mutual authentication');
+  if (answer.length !== AUTH_ANSWER_LENGTH) {
+    throw new NhiError('8006', `mutual authentication answer of ${answer.length} bytes, need ${AUTH_ANSWER_LENGTH}`);
+  }
+  return answer;
+}
