@@ -1,0 +1,77 @@
+import { X509Certificate } from '@peculiar/x509';
+import { createHash } from 'node:crypto';
+import type { Runner } from './runner.js';
+
+/** The CA a store is asked to trust, with every identifier some store needs. */
+export interface CaInfo {
+  pem: string;
+  /** Path of a file holding `pem`, for tools that only read files. */
+  file: string;
+  sha256: string;
+  sha1: string;
+  /** Lowercase hex, the form `certutil -delstore` accepts. */
+  serial: string;
+}
+
+/** One thing an install added, so uninstall can remove exactly it. */
+export interface TrustRecord {
+  store: string;
+  /** File, NSS database, keychain or Windows store name. */
+  location: string;
+  /** Nickname, hash or serial identifying our entry in `location`. */
+  name?: string;
+}
+
+export type ChangeStatus = 'changed' | 'unchanged' | 'needs-privileges' | 'failed';
+
+export interface Change {
+  store: string;
+  status: ChangeStatus;
+  added: TrustRecord[];
+  removed: TrustRecord[];
+  /** Human-readable lines: what changed, or why nothing did. */
+  notes: string[];
+}
+
+export interface TrustStore {
+  /** Stable id, also used in trust-state.json. */
+  name: string;
+  /** What a user would call it. */
+  label: string;
+  available(): Promise<boolean>;
+  install(ca: CaInfo): Promise<Change>;
+  /** Removes the given records, or when none are known, our entries found by fingerprint. */
+  uninstall(ca: CaInfo, records?: TrustRecord[]): Promise<Change>;
+  isTrusted(ca: CaInfo): Promise<boolean>;
+}
+
+/** What stores need from the outside world; tests replace all of it. */
+export interface TrustContext {
+  runner: Runner;
+  platform: NodeJS.Platform;
+  isRoot: boolean;
+  env: NodeJS.ProcessEnv;
+  /** Home folders whose browser profiles (NSS databases) get the CA. */
+  homeDirs: string[];
+}
+
+export function caInfo(pem: string, file: string): CaInfo {
+  const cert = new X509Certificate(pem);
+  const der = Buffer.from(cert.rawData);
+  return {
+    pem,
+    file,
+    sha256: createHash('sha256').update(der).digest('hex'),
+    sha1: createHash('sha1').update(der).digest('hex'),
+    serial: cert.serialNumber.toLowerCase(),
+  };
+}
+
+/** Short enough for file names and nicknames, long enough to never collide. */
+export function fingerprintPrefix(ca: Pick<CaInfo, 'sha256'>): string {
+  return ca.sha256.slice(0, 16);
+}
+
+export function emptyChange(store: string): Change {
+  return { store, status: 'unchanged', added: [], removed: [], notes: [] };
+}
