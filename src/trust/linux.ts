@@ -10,6 +10,8 @@ export interface SystemAnchorLayout {
   anchorDir: string;
   extension: string;
   refresh: [cmd: string, args: string[]];
+  /** When plain refresh leaves links to a removed file behind. */
+  refreshAfterRemove?: [cmd: string, args: string[]];
   /** The bundle the refresh command regenerates, to check the outcome. */
   bundle: string;
 }
@@ -20,6 +22,8 @@ export const LINUX_LAYOUTS: SystemAnchorLayout[] = [
     anchorDir: '/usr/local/share/ca-certificates',
     extension: '.crt',
     refresh: ['update-ca-certificates', []],
+    // Without --fresh the hash link to a deleted local cert stays behind.
+    refreshAfterRemove: ['update-ca-certificates', ['--fresh']],
     bundle: '/etc/ssl/certs/ca-certificates.crt',
   },
   {
@@ -106,10 +110,11 @@ export function linuxSystemStore(ctx: TrustContext, layouts: SystemAnchorLayout[
         await fs.rm(file);
         change.removed.push({ store: LINUX_STORE, location: file });
       }
-      const refresh = layouts.find((candidate) => present.some((f) => path.dirname(f) === candidate.anchorDir))?.refresh;
+      const owner = layouts.find((candidate) => present.some((f) => path.dirname(f) === candidate.anchorDir));
+      const refresh = owner?.refreshAfterRemove ?? owner?.refresh;
       if (refresh) await runChecked(ctx.runner, ...refresh);
       change.status = 'changed';
-      change.notes.push(`${label}: removed ${present.join(', ')}${refresh ? ` and ran ${refresh[0]}` : ''}`);
+      change.notes.push(`${label}: removed ${present.join(', ')}${refresh ? ` and ran ${refresh.flat().join(' ')}` : ''}`);
       return change;
     },
 
