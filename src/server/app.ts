@@ -1,0 +1,50 @@
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from '../log.js';
+import type { CommandContext } from '../protocol/commands.js';
+import { echoRoute, MAX_FRAME_BYTES } from './echo-route.js';
+import { isAllowedHost } from './host-guard.js';
+import type { OriginPolicy } from './origin-policy.js';
+import { pagesPlugin } from './pages.js';
+import { addSecurityHeaders } from './security-headers.js';
+
+export interface AppOptions {
+  tls: { key: string; cert: string };
+  logger: Logger;
+  /** The port clients see, for the Host check (the listening port). */
+  port: number;
+  policy: OriginPolicy;
+  context: Omit<CommandContext, 'clearance'>;
+  maxConnections?: number;
+  pingIntervalMs?: number;
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  // The HTTPS server and pino logger types do not line up with fastify's
+  // defaults; plugins only need the common instance interface.
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    disableRequestLogging: true,
+    https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' },
+  }) as unknown as FastifyInstance;
+  const port = () => {
+    const addr = app.server.address();
+    return typeof addr === 'object' && addr ? addr.port : opts.port;
+  };
+  app.addHook('onRequest', async (req, reply) => {
+    if (!isAllowedHost(req.headers.host, port())) {
+      req.log.warn({ host: req.headers.host ?? '(none)' }, 'Host refused');
+      return reply.code(421).send('misdirected request\n');
+    }
+  });
+  addSecurityHeaders(app);
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
+  await app.register(echoRoute, {
+    policy: opts.policy,
+    context: opts.context,
+    ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+    ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
+  });
+  await app.register(pagesPlugin);
+  return app;
+}

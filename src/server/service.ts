@@ -1,0 +1,94 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { NhiError } from '../card/errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { type CardAccess, openCardReaders } from '../pcsc/index.js';
+import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
+import { buildApp } from './app.js';
+import { readConfigFile } from './config-file.js';
+import { isLoopbackHost } from './loopback.js';
+import { createOriginPolicy, normalizeOrigin } from './origin-policy.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  configDir: string;
+  /** `HOST:PORT`; the config file's value, then the built-in default, when absent. */
+  sam?: string;
+  allowOrigins?: string[];
+  logLevel?: string;
+  logger?: Logger;
+  /** Injected by tests and tools; otherwise the machine's PC/SC. */
+  card?: CardAccess;
+  maxConnections?: number;
+  pingIntervalMs?: number;
+  samTimeoutMs?: number;
+}
+
+export interface RunningService {
+  app: FastifyInstance;
+  port: number;
+  addresses: string[];
+  card: CardAccess;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 7777;
+
+export class UsageError extends Error {}
+
+export async function startService(opts: ServeOptions): Promise<RunningService> {
+  if (!isLoopbackHost(opts.host)) {
+    throw new UsageError(`refusing to listen on ${opts.host}: nhiicc serves only this computer (127.0.0.1, ::1, localhost)`);
+  }
+  const logger = opts.logger ?? createLogger(opts.logLevel);
+  const config = readConfigFile(opts.configDir);
+  const origins = [...(config.allowOrigins ?? []), ...(opts.allowOrigins ?? [])];
+  for (const o of origins) if (!normalizeOrigin(o)) throw new UsageError(`not an origin: ${o} (expected e.g. https://example.gov.tw)`);
+
+  const tls = await ensureServerCertificate(opts.configDir);
+  const warning = expiryWarning(tls);
+  if (warning) logger.warn({ notAfter: tls.notAfter.toISOString() }, warning);
+
+  const card = opts.card ?? openCardReaders({ log: logger });
+  const sign = async (_value: string): Promise<string> => {
+    throw new NhiError('4061', 'H_Sign is not available yet');
+  };
+  // The Host check needs the real port; with port 0 it is known after listen.
+  const app = await buildApp({
+    tls,
+    logger,
+    port: opts.port,
+    policy: { clearance: (origin) => policy.clearance(origin) },
+    context: { card, sign },
+    ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
+    ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
+  });
+  // "localhost" makes fastify bind 127.0.0.1 and ::1 (when the host has IPv6).
+  const listenHost = opts.host === DEFAULT_HOST ? 'localhost' : opts.host;
+  await app.listen({ host: listenHost, port: opts.port });
+  const addresses = app.addresses() as AddressInfo[];
+  const nonLoopback = addresses.filter((a) => !isLoopbackHost(a.address));
+  if (nonLoopback.length > 0) {
+    await app.close();
+    throw new UsageError(`refusing to serve: ${listenHost} resolved to ${nonLoopback.map((a) => a.address).join(', ')}`);
+  }
+  const port = addresses[0]!.port;
+  const policy = createOriginPolicy(port, origins);
+
+  const pcsc = card.status();
+  if (!pcsc.available) logger.warn({ reason: pcsc.reason }, 'cannot read cards until PC/SC works (pages get 7001)');
+  logger.info({ addresses: addresses.map((a) => `${a.address}:${a.port}`), configDir: opts.configDir }, 'nhiicc listening');
+
+  return {
+    app,
+    port,
+    addresses: addresses.map((a) => a.address),
+    card,
+    async close() {
+      await app.close();
+      if (!opts.card) await card.close();
+    },
+  };
+}
