@@ -1,8 +1,6 @@
 import { webcrypto, randomBytes } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
 import { encodeNameConstraints, NAME_CONSTRAINTS_OID } from './name-constraints.js';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+import { x509 } from './x509.js';
 
 /** The only names a browser will ever need our certificate for. */
 export const SERVER_DNS_NAMES = ['iccert.nhi.gov.tw', 'localhost'] as const;

@@ -1,5 +1,5 @@
-import { X509Certificate } from '@peculiar/x509';
 import { createHash } from 'node:crypto';
+import { x509 } from '../tls/x509.js';
 import type { Runner } from './runner.js';
 
 /** The CA a store is asked to trust, with every identifier some store needs. */
@@ -56,7 +56,7 @@ export interface TrustContext {
 }
 
 export function caInfo(pem: string, file: string): CaInfo {
-  const cert = new X509Certificate(pem);
+  const cert = new x509.X509Certificate(pem);
   const der = Buffer.from(cert.rawData);
   return {
     pem,
