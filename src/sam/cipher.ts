@@ -1,0 +1,33 @@
+import crypto from 'node:crypto';
+import { PACKET_END } from './constants.js';
+
+/**
+ * The SAM packet cipher (PROTOCOL.md §6): 3DES in ECB mode with PKCS#5
+ * padding, then the `<E>` terminator. ECB has no IV, hence `null`.
+ */
+
+export function encrypt3des(key: Buffer, plain: Buffer): Buffer {
+  const cipher = crypto.createCipheriv('des-ede3', key, null);
+  return Buffer.concat([cipher.update(plain), cipher.final()]);
+}
+
+/** Throws on a length that is not whole blocks or on bad PKCS#5 padding. */
+export function decrypt3des(key: Buffer, encrypted: Buffer): Buffer {
+  const decipher = crypto.createDecipheriv('des-ede3', key, null);
+  return Buffer.concat([decipher.update(encrypted), decipher.final()]);
+}
+
+/** `enc(k, p)`: what goes on the wire. */
+export function encryptPacket(key: Buffer, plain: Buffer): Buffer {
+  return Buffer.concat([encrypt3des(key, plain), PACKET_END]);
+}
+
+/** The inverse of `encryptPacket`; `packet` includes the terminator. */
+export function decryptPacket(key: Buffer, packet: Buffer): Buffer {
+  if (!endsWithTerminator(packet)) throw new Error('SAM packet does not end with <E>');
+  return decrypt3des(key, packet.subarray(0, packet.length - PACKET_END.length));
+}
+
+export function endsWithTerminator(buf: Buffer): boolean {
+  return buf.length >= PACKET_END.length && buf.subarray(buf.length - PACKET_END.length).equals(PACKET_END);
+}

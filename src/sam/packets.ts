@@ -1,0 +1,130 @@
+import net from 'node:net';
+import { NhiError, type NhiCode } from '../card/errors.js';
+import { endsWithTerminator } from './cipher.js';
+import { PACKET_END } from './constants.js';
+
+/**
+ * A TCP connection to the SAM that reads `<E>`-terminated packets. Every
+ * wait is bounded, and a connection that closes or fails wakes the pending
+ * read at once, so no caller can hang on a SAM that stopped answering.
+ * Failures become `NhiError`s with the code of the step that was waiting.
+ */
+
+/** No SAM packet comes near this; a peer that keeps sending is not a SAM. */
+const MAX_PACKET = 64 * 1024;
+
+/**
+ * Says where a packet ends: its length (terminator included) once `buf`
+ * holds a whole packet, else undefined.
+ */
+export type Framer = (buf: Buffer) => number | undefined;
+
+/** A plain-text packet: up to its first `<E>`. */
+export const plainFramer: Framer = (buf) => {
+  const at = buf.indexOf(PACKET_END);
+  return at < 0 ? undefined : at + PACKET_END.length;
+};
+
+/**
+ * An encrypted packet. 3DES output is binary and may contain `<E>` itself, so
+ * the first `<E>` proves nothing: the packet is everything received once the
+ * data ends with `<E>` right after a whole number of 8-byte blocks. The SAM
+ * answers once per request, so nothing may legitimately follow it; a stray
+ * `<E>` that happens to end a TCP segment at a block boundary is the only
+ * way to cut a packet short, and its decryption then fails as a bad packet.
+ */
+export const cipherFramer: Framer = (buf) => {
+  const body = buf.length - PACKET_END.length;
+  return body >= 8 && body % 8 === 0 && endsWithTerminator(buf) ? buf.length : undefined;
+};
+
+export class SamSocket {
+  private buffered: Buffer = Buffer.alloc(0);
+  private ended: string | undefined;
+  private wake: (() => void) | undefined;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+      this.wake?.();
+    });
+    socket.on('error', (err) => this.end(`connection error: ${err.message}`));
+    socket.on('end', () => this.end('the SAM closed the connection'));
+    socket.on('close', () => this.end('the connection closed'));
+  }
+
+  /** Connects within `timeoutMs`; any failure is 4061. */
+  static connect(host: string, port: number, timeoutMs: number): Promise<SamSocket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new NhiError('4061', `cannot connect to the SAM at ${formatEndpoint(host, port)}: ${why}`));
+      };
+      const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
+      socket.once('error', (err) => fail(err.message));
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new SamSocket(socket));
+      });
+    });
+  }
+
+  /** Hands `data` to the kernel; `code` on failure or when that takes over `timeoutMs`. */
+  send(data: Buffer, code: NhiCode, timeoutMs: number): Promise<void> {
+    if (this.ended) return Promise.reject(new NhiError(code, `cannot send to the SAM: ${this.ended}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new NhiError(code, `sending to the SAM took over ${timeoutMs} ms`));
+        this.destroy();
+      }, timeoutMs);
+      this.socket.write(data, (err) => {
+        clearTimeout(timer);
+        if (err) reject(new NhiError(code, `cannot send to the SAM: ${err.message}`));
+        else resolve();
+      });
+    });
+  }
+
+  /** The next packet as `framer` delimits it; `code` on timeout, close or overflow. */
+  async read(code: NhiCode, timeoutMs: number, framer: Framer): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const length = framer(this.buffered);
+      if (length !== undefined) {
+        const packet = this.buffered.subarray(0, length);
+        this.buffered = this.buffered.subarray(length);
+        return packet;
+      }
+      if (this.buffered.length > MAX_PACKET) throw new NhiError(code, `SAM reply longer than ${MAX_PACKET} bytes`);
+      if (this.ended) throw new NhiError(code, `no complete reply from the SAM: ${this.ended}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new NhiError(code, `no complete reply from the SAM within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.end('closed by us');
+  }
+
+  private end(why: string): void {
+    this.ended ??= why;
+    this.wake?.();
+  }
+}
+
+export function formatEndpoint(host: string, port: number): string {
+  return net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+}
