@@ -14,6 +14,8 @@ export interface SamOptions {
   connectTimeoutMs?: number;
   /** Per SAM reply (and per send); default 10 s. */
   replyTimeoutMs?: number;
+  /** Use only this card reader (as `CardAccess.withCard` takes it). */
+  reader?: string;
   /** Gets step names, durations and codes; never card data, keys or the signature. */
   log?: SamLog;
 }
@@ -99,7 +101,7 @@ export async function hSign(card: CardAccess, value: string, options: SamOptions
       const { cardId, random } = await readIdAndRandom(transmit);
       const challenge = await requestChallenge(live, cardId, random);
       return mutualAuth(transmit, challenge);
-    });
+    }, options.reader !== undefined ? { reader: options.reader } : undefined);
     const signature = await requestSignature(live, answer, value);
     log?.info({ ms: ms() }, 'H_Sign signed by the SAM');
     return signature;

@@ -29,7 +29,11 @@ export type FakeSamMode =
   /** No challenge after the signing request. */
   | 'silentAfterRequest'
   /** No signature after the card's answer. */
-  | 'silentAfterAnswer';
+  | 'silentAfterAnswer'
+  /** A hello whose server PEM is not a key. */
+  | 'badServerKey'
+  /** Every reply in pieces, a few ms apart, split inside its `<E>`. */
+  | 'drip';
 
 export interface FakeSamOptions {
   /** Card id (12 ASCII chars) → the card's secret, hex. */
@@ -98,8 +102,17 @@ class Conn {
     );
   }
 
-  send(data: Buffer): void {
-    if (!this.socket.destroyed) this.socket.write(data);
+  send(data: Buffer, drip = false): void {
+    if (!drip) {
+      if (!this.socket.destroyed) this.socket.write(data);
+      return;
+    }
+    const cuts = [0, data.length >> 1, data.length - 2, data.length - 1, data.length];
+    cuts.slice(1).forEach((end, i) => {
+      setTimeout(() => {
+        if (!this.socket.destroyed) this.socket.write(data.subarray(cuts[i], end));
+      }, 15 * i);
+    });
   }
 }
 
@@ -156,6 +169,8 @@ export class FakeSam {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     const conn = new Conn(socket);
+    const send = conn.send.bind(conn);
+    conn.send = (data: Buffer) => send(data, this.mode === 'drip');
     if (this.mode === 'silent') return;
     try {
       const key = await this.handshake(conn);
@@ -180,7 +195,8 @@ export class FakeSam {
       return undefined;
     }
     const serverNonce = crypto.randomBytes(16);
-    const serverPem = Buffer.from(this.serverKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'latin1');
+    let serverPem = Buffer.from(this.serverKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'latin1');
+    if (this.mode === 'badServerKey') serverPem = Buffer.from(`-----BEGIN PUBLIC KEY-----\n${'A'.repeat(219)}\n-----END PUBLIC KEY-----\n`, 'latin1');
     if (serverPem.length !== 272) throw new Error(`server PEM is ${serverPem.length} bytes`);
     const encryptedNonce = crypto.publicEncrypt({ key: clientKey, padding: crypto.constants.RSA_PKCS1_PADDING }, serverNonce);
     conn.send(enc(L_KEY, Buffer.concat([Buffer.from('Hello '), serverPem, Buffer.from(' 128 '), encryptedNonce])));
