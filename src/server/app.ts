@@ -2,14 +2,17 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../log.js';
 import type { CommandContext } from '../protocol/commands.js';
+import { APP_VERSION } from '../version.js';
 import { echoRoute, MAX_FRAME_BYTES } from './echo-route.js';
+import { esamplePlugin } from './esample-plugin.js';
 import { isAllowedHost } from './host-guard.js';
 import type { OriginPolicy } from './origin-policy.js';
 import { pagesPlugin } from './pages.js';
 import { addSecurityHeaders } from './security-headers.js';
 
 export interface AppOptions {
-  tls: { key: string; cert: string };
+  /** `notAfter` is shown on the diagnostic page. */
+  tls: { key: string; cert: string; notAfter?: Date };
   logger: Logger;
   /** The port clients see, for the Host check (the listening port). */
   port: number;
@@ -46,5 +49,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
   });
   await app.register(pagesPlugin);
+  await app.register(esamplePlugin, {
+    status: () => opts.context.card.status(),
+    version: APP_VERSION,
+    ...(opts.tls.notAfter ? { notAfter: opts.tls.notAfter } : {}),
+  });
   return app;
 }

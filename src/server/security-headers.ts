@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 
-/** Headers on everything the daemon serves: nothing external, no framing, no sniffing. */
+/**
+ * Headers on everything the daemon serves: nothing external, no framing, no
+ * sniffing. CSP has no syntax for IPv6 literals (browsers drop
+ * `wss://[::1]:*` with a console error); a page served from [::1] reaches its
+ * own socket through 'self'.
+ */
 export const SECURITY_HEADERS = {
   'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' wss://iccert.nhi.gov.tw:* wss://localhost:* wss://127.0.0.1:* wss://[::1]:*; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' wss://iccert.nhi.gov.tw:* wss://localhost:* wss://127.0.0.1:*; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
