@@ -1,0 +1,60 @@
+// The Linux file layout shared by the .deb and .rpm builders.
+import fs from 'node:fs';
+import path from 'node:path';
+import { INSTALLERS_DIR } from '../node-runtime.js';
+import { REPO, type Staged } from '../stage.js';
+
+export const PREFIX = '/opt/nhiicc';
+/** Where the official component's manual tells users to open the check page. */
+export const ESAMPLE_DIR = '/usr/local/share/NHIICC/html';
+export const ESAMPLE_FILES = ['ESample.html', 'esample.js'];
+export const POLKIT_RULE = '/etc/polkit-1/rules.d/60-nhiicc-pcscd.rules';
+
+/**
+ * Lays out the installed tree under root (a package's data root), with
+ * systemd units in unitDir ("/lib/systemd/system" on Debian 12,
+ * "/usr/lib/systemd/system" on Fedora).
+ */
+export function linuxTree(staged: Staged, root: string, unitDir: string): void {
+  const at = (p: string) => path.join(root, p);
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.mkdirSync(at(PREFIX), { recursive: true });
+  fs.cpSync(staged.app, at(`${PREFIX}/app`), { recursive: true });
+  fs.cpSync(path.join(staged.root, 'bin'), at(`${PREFIX}/bin`), { recursive: true });
+
+  fs.mkdirSync(at(`${PREFIX}/libexec`), { recursive: true });
+  fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', 'nhiicc-setup'), at(`${PREFIX}/libexec/nhiicc-setup`));
+  fs.chmodSync(at(`${PREFIX}/libexec/nhiicc-setup`), 0o755);
+
+  fs.mkdirSync(at('/usr/bin'), { recursive: true });
+  fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', 'nhiicc'), at('/usr/bin/nhiicc'));
+  fs.chmodSync(at('/usr/bin/nhiicc'), 0o755);
+
+  fs.mkdirSync(at(unitDir), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'systemd', 'nhiicc.service'), at(`${unitDir}/nhiicc.service`));
+
+  fs.mkdirSync(at(path.dirname(POLKIT_RULE)), { recursive: true });
+  fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', '60-nhiicc-pcscd.rules'), at(POLKIT_RULE));
+
+  const esample = ESAMPLE_FILES.filter((f) => fs.existsSync(path.join(staged.app, 'html', f)));
+  fs.mkdirSync(at(ESAMPLE_DIR), { recursive: true });
+  {
+    for (const f of esample) fs.copyFileSync(path.join(staged.app, 'html', f), at(`${ESAMPLE_DIR}/${f}`));
+  }
+  normalizeModes(root);
+}
+
+/** Whatever the checkout's umask was, installed files are 0644/0755. */
+function normalizeModes(dir: string): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isSymbolicLink()) continue;
+    if (e.isDirectory()) {
+      fs.chmodSync(p, 0o755);
+      normalizeModes(p);
+    } else {
+      const exec = (fs.statSync(p).mode & 0o111) !== 0;
+      fs.chmodSync(p, exec ? 0o755 : 0o644);
+    }
+  }
+}

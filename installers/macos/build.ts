@@ -1,0 +1,1 @@
+export function buildPkg(): string { throw new Error('todo'); }

@@ -1,0 +1,49 @@
+// Builds dist/installers/nhiicc-<version>-1.<arch>.rpm with rpmbuild from nhiicc.spec.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { INSTALLERS_DIR, hostTarget } from '../node-runtime.js';
+import { ESAMPLE_DIR, ESAMPLE_FILES, linuxTree } from '../linux/layout.js';
+import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
+
+const RPM_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+/** Fedora/RHEL's %{_unitdir}; rpm on Debian does not define it. */
+const UNIT_DIR = '/usr/lib/systemd/system';
+
+export function buildRpm(): string {
+  const target = hostTarget();
+  if (!target.startsWith('linux-')) throw new Error('the .rpm is built on Linux: its pcsclite addon is this machine’s build');
+  const arch = RPM_ARCH[process.arch];
+  if (!arch) throw new Error(`no RPM architecture for ${process.arch}`);
+  const info = appInfo();
+  const staged = stage('rpm', { target });
+  const work = path.join(BUILD_DIR, 'rpm');
+  const root = path.join(work, 'root');
+  linuxTree(staged, root, UNIT_DIR);
+  const esample = ESAMPLE_FILES.filter((f) => fs.existsSync(path.join(root, ESAMPLE_DIR, f))).map((f) => `${ESAMPLE_DIR}/${f}`);
+
+  const top = path.join(work, 'rpmbuild');
+  fs.rmSync(top, { recursive: true, force: true });
+  log('rpmbuild -bb installers/rpm/nhiicc.spec');
+  execFileSync(
+    'rpmbuild',
+    [
+      '-bb',
+      '--target', arch,
+      '--define', `_topdir ${top}`,
+      '--define', `_unitdir ${UNIT_DIR}`,
+      '--define', `nhiicc_version ${info.version}`,
+      '--define', `nhiicc_root ${root}`,
+      // Listed only when html/ has them (the page is written elsewhere).
+      '--define', `nhiicc_esample ${esample.length > 0 ? esample.join(' ') : ''}`,
+      '--define', '_binary_payload w6.gzdio',
+      path.join(INSTALLERS_DIR, 'rpm', 'nhiicc.spec'),
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const built = path.join(top, 'RPMS', arch, `${info.name}-${info.version}-1.${arch}.rpm`);
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const out = path.join(OUT_DIR, path.basename(built));
+  fs.copyFileSync(built, out);
+  return out;
+}

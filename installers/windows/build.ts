@@ -1,0 +1,1 @@
+export function buildMsi(): string { throw new Error('todo'); }
