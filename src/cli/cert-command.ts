@@ -1,0 +1,125 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { defaultConfigDir } from '../config/paths.js';
+import {
+  describeCertificate,
+  ensureServerCertificate,
+  expiryWarning,
+  renewCertificates,
+  SERVER_CERT_FILE,
+  type CertificateDescription,
+} from '../tls/certificates.js';
+import type { Change } from '../trust/trust-store.js';
+import { readTrustState } from '../trust/trust-state.js';
+import { installTrust, trustStatus, uninstallTrust, type TrustOptions } from '../trust/trust.js';
+import { CliFailure, fail } from './fail.js';
+
+export interface CertCommandDeps {
+  trust?: TrustOptions;
+  out?: (line: string) => void;
+}
+
+/** Turns any error from an action into the CLI's one-line failure. */
+export function failOnError<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      if (err instanceof CliFailure) throw err;
+      fail(err instanceof Error ? err.message : String(err));
+    }
+  };
+}
+
+interface DirOption {
+  configDir?: string;
+}
+
+export function registerCertCommand(program: Command, deps: CertCommandDeps = {}): void {
+  const out = deps.out ?? ((line: string) => console.log(line));
+  const dirOf = (opts: DirOption) => opts.configDir ?? defaultConfigDir();
+  const cert = program.command('cert').description("the service's TLS certificate and who trusts it");
+  const withDir = (cmd: Command) => cmd.option('--config-dir <dir>', 'certificate folder (env NHIICC_CONFIG_DIR)');
+
+  withDir(cert.command('init').description('create the CA and server certificate if missing'))
+    .action(failOnError(async (opts: DirOption) => {
+      const dir = dirOf(opts);
+      const existed = await exists(path.join(dir, SERVER_CERT_FILE));
+      const tls = await ensureServerCertificate(dir);
+      out(`${existed ? 'certificate already present' : 'created a new CA and server certificate'} in ${dir} (valid until ${day(tls.notAfter)})`);
+      if (!existed) out('the CA private key was discarded after signing; run `nhiicc cert install` so browsers trust it');
+    }));
+
+  withDir(cert.command('install').description('make the system and browsers trust the CA (creates it if missing)'))
+    .action(failOnError(async (opts: DirOption) => {
+      const dir = dirOf(opts);
+      await ensureServerCertificate(dir);
+      report(out, await installTrust(dir, deps.trust), 'install');
+    }));
+
+  withDir(cert.command('uninstall').description('remove exactly what `cert install` added'))
+    .action(failOnError(async (opts: DirOption) => {
+      report(out, await uninstallTrust(dirOf(opts), deps.trust), 'uninstall');
+    }));
+
+  withDir(cert.command('renew').description('replace CA and server certificate, moving trust to the new CA'))
+    .action(failOnError(async (opts: DirOption) => {
+      const dir = dirOf(opts);
+      const wasTrusted = (await readTrustState(dir)).cas.length > 0;
+      const tls = await renewCertificates(dir);
+      out(`created a new CA and server certificate in ${dir} (valid until ${day(tls.notAfter)})`);
+      if (wasTrusted) report(out, await installTrust(dir, deps.trust), 'install');
+      else out('nothing trusted the old CA; run `nhiicc cert install` to trust the new one');
+      out('restart the nhiicc service so it serves the new certificate');
+    }));
+
+  withDir(cert.command('status').description('show the certificates and which stores trust them'))
+    .option('--json', 'machine-readable output')
+    .action(failOnError(async (opts: DirOption & { json?: boolean }) => {
+      const dir = dirOf(opts);
+      const description = await describeCertificate(dir);
+      const trust = await trustStatus(dir, deps.trust);
+      const warning = expiryWarning({ dir, notAfter: description.server.notAfter });
+      if (opts.json) {
+        out(JSON.stringify({ ...description, trust, ...(warning ? { warning } : {}) }, null, 2));
+        return;
+      }
+      out(`folder: ${dir}`);
+      printCert(out, 'server certificate', description.server);
+      printCert(out, 'CA', description.ca);
+      out('trust:');
+      for (const s of trust) out(`  ${s.label}: ${!s.available ? 'not present on this system' : s.trusted ? 'trusted' : 'NOT trusted'}`);
+      if (warning) out(`warning: ${warning}`);
+    }));
+}
+
+function report(out: (line: string) => void, changes: Change[], verb: 'install' | 'uninstall'): void {
+  if (changes.length === 0) out(verb === 'install' ? 'no certificate store found to change' : 'nothing to remove: no store has our CA');
+  for (const change of changes) for (const note of change.notes) out(note);
+  const needsAdmin = changes.filter((c) => c.status === 'needs-privileges');
+  const failed = changes.filter((c) => c.status === 'failed');
+  if (failed.length > 0) fail(`${verb} incomplete: ${failed.map((c) => c.store).join(', ')} failed (see above)`);
+  if (needsAdmin.length > 0) {
+    fail(`${verb} incomplete: ${needsAdmin.map((c) => c.store).join(', ')} need administrator rights; run \`sudo nhiicc cert ${verb}\` (Windows: an elevated prompt)`);
+  }
+}
+
+function printCert(out: (line: string) => void, title: string, d: CertificateDescription): void {
+  out(`${title}:`);
+  out(`  subject:    ${d.subject}`);
+  if (d.subjectAltNames.length > 0) out(`  names:      ${d.subjectAltNames.join(', ')}`);
+  out(`  SHA-256:    ${d.sha256}`);
+  out(`  valid:      ${d.notBefore.toISOString()} to ${d.notAfter.toISOString()}`);
+}
+
+function day(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
