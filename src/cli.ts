@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerBrowserPolicyCommand } from './cli/browser-policy-command.js';
+import { registerCertCommand } from './cli/cert-command.js';
 import { CliFailure } from './cli/fail.js';
+import { registerHostsCommand } from './cli/hosts-command.js';
 import { registerReadCommand } from './cli/read-command.js';
 import { registerServeCommand } from './cli/serve-command.js';
 import { APP_VERSION } from './version.js';
@@ -12,6 +15,9 @@ const program = new Command('nhiicc')
 
 registerServeCommand(program);
 registerReadCommand(program);
+registerCertCommand(program);
+registerHostsCommand(program);
+registerBrowserPolicyCommand(program);
 
 try {
   await program.parseAsync(process.argv);

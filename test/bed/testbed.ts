@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CardProfileJson, VirtualCard, type VirtualCardOptions, VPCD_PORTS } from './virtual-card.js';
 import { acquireLock } from './lock.js';
@@ -65,15 +67,20 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Prom
   }
 }
 
+export interface PcscdOptions {
+  /** Start pcscd with an empty reader configuration: a machine with no reader. */
+  noReaders?: boolean;
+}
+
 export interface TestBed {
   /** A virtual card for slot 0 (port 35963) or 1 (35964), not yet inserted. */
   card(profile: CardProfileJson, options?: Omit<VirtualCardOptions, 'port' | 'localAddress'> & { slot?: 0 | 1 }): VirtualCard;
   /** Reader names as pcscd shows them. */
   readerName(slot: 0 | 1): string;
   /** Kill pcscd and start it again (cards reconnect by themselves). */
-  restartPcscd(): Promise<void>;
+  restartPcscd(options?: PcscdOptions): Promise<void>;
   stopPcscd(): Promise<void>;
-  startPcscd(): Promise<void>;
+  startPcscd(options?: PcscdOptions): Promise<void>;
   /** The local address cards connect from. */
   cardAddress: string;
   stop(): Promise<void>;
@@ -93,11 +100,20 @@ export async function startTestBed(): Promise<TestBed> {
   }
   const cardAddress = routeAdded || routeExists() ? QUICKACK_ADDR : '127.0.0.1';
 
-  const startPcscd = async () => {
+  const startPcscd = async (options: PcscdOptions = {}) => {
     if (pcscdPids().length > 0) return;
     fs.mkdirSync('/run/pcscd', { recursive: true });
     const args = ['-f', ...(process.env.NHIICC_PCSCD_DEBUG ? ['-d', '-a'] : [])];
+    if (options.noReaders) {
+      args.push('-c', fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-noreaders-')));
+      child = spawn('pcscd', args, { stdio: 'ignore' });
+      child.unref();
+      await waitFor('pcscd to start', () => fs.existsSync('/run/pcscd/pcscd.comm'), 10_000);
+      await sleep(200);
+      return;
+    }
     child = spawn('pcscd', args, { stdio: process.env.NHIICC_PCSCD_DEBUG ? 'inherit' : 'ignore' });
+    child.unref();
     const ports = VPCD_PORTS as readonly number[];
     await waitFor('pcscd to load the vpcd readers', () => ports.every((p) => listeningPorts().has(p)), 10_000);
   };
@@ -129,9 +145,9 @@ export async function startTestBed(): Promise<TestBed> {
       return card;
     },
     readerName: (slot) => `Virtual PCD 00 0${slot}`,
-    async restartPcscd() {
+    async restartPcscd(options) {
       await stopPcscd();
-      await startPcscd();
+      await startPcscd(options);
     },
     stopPcscd,
     startPcscd,
