@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import t from 'tap';
 import { decrypt3des, decryptPacket, encrypt3des, encryptPacket } from '../../src/sam/cipher.js';
 import { B_KEY, L_KEY } from '../../src/sam/constants.js';
-import { parseSamEndpoint } from '../../src/sam/h-sign.js';
+import pino from 'pino';
+import { parseSamEndpoint, type SamLog } from '../../src/sam/h-sign.js';
 import { cipherFramer, plainFramer } from '../../src/sam/packets.js';
 import { decryptPkcs1, generateClientKeys, RsaDecryptError, unpadPkcs1Type2 } from '../../src/sam/rsa.js';
 
@@ -112,4 +113,10 @@ t.test('parseSamEndpoint', async (t) => {
   for (const bad of ['', 'host', 'host:', ':443', 'host:0', 'host:65536', 'host:44x', '::1:443', '[::1]443', '[host]:443', 'a b:1', '[::1:443', 'h:-1']) {
     t.throws(() => parseSamEndpoint(bad), /invalid SAM endpoint .*expected HOST:PORT/, JSON.stringify(bad));
   }
+});
+
+t.test('a pino logger fits SamOptions.log', async (t) => {
+  const logger: SamLog = pino({ enabled: false });
+  logger.debug({ step: 'x' }, 'compiles');
+  t.pass();
 });
