@@ -189,6 +189,9 @@ export class CardReaders implements CardAccess {
   private async probe(r: ReaderState): Promise<void> {
     try {
       if (!r.connected) {
+        // The binding may still think it is connected after a failed
+        // transmit; without this its connect() would be a no-op.
+        await r.port.disconnect().catch(() => undefined);
         await r.port.connect();
         r.connected = true;
       }

@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { NhiError } from '../card/errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { type CardAccess, openCardReaders } from '../pcsc/index.js';
+import { DEFAULT_SAM, hSign, parseSamEndpoint } from '../sam/h-sign.js';
 import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
 import { buildApp } from './app.js';
 import { readConfigFile } from './config-file.js';
@@ -52,9 +52,14 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   if (warning) logger.warn({ notAfter: tls.notAfter.toISOString() }, warning);
 
   const card = opts.card ?? openCardReaders({ log: logger });
-  const sign = async (_value: string): Promise<string> => {
-    throw new NhiError('4061', 'H_Sign is not available yet');
-  };
+  let sam: { host: string; port: number };
+  try {
+    sam = parseSamEndpoint(opts.sam ?? config.sam ?? `${DEFAULT_SAM.host}:${DEFAULT_SAM.port}`);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const sign = (value: string) =>
+    hSign(card, value, { ...sam, log: logger, ...(opts.samTimeoutMs !== undefined ? { connectTimeoutMs: opts.samTimeoutMs, replyTimeoutMs: opts.samTimeoutMs } : {}) });
   // The Host check needs the real port; with port 0 it is known after listen.
   const app = await buildApp({
     tls,
