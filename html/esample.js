@@ -354,6 +354,7 @@
   }));
   var encrypt = guarded(function () {
     var pwd = $('pwd').value;
+    $('pwd').value = '';
     // The password is sent but never shown, not even in the raw log.
     return run('EnCrypt', 'EnCrypt?Pwd=' + pwd, { shown: 'EnCrypt?Pwd=' + '*'.repeat(pwd.length) });
   });
