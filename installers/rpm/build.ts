@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { INSTALLERS_DIR, hostTarget } from '../node-runtime.js';
-import { ESAMPLE_DIR, ESAMPLE_FILES, linuxTree } from '../linux/layout.js';
+import { linuxTree } from '../linux/layout.js';
 import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
 
 const RPM_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
@@ -20,7 +20,6 @@ export function buildRpm(): string {
   const work = path.join(BUILD_DIR, 'rpm');
   const root = path.join(work, 'root');
   linuxTree(staged, root, UNIT_DIR);
-  const esample = ESAMPLE_FILES.filter((f) => fs.existsSync(path.join(root, ESAMPLE_DIR, f))).map((f) => `${ESAMPLE_DIR}/${f}`);
 
   const top = path.join(work, 'rpmbuild');
   fs.rmSync(top, { recursive: true, force: true });
@@ -29,13 +28,12 @@ export function buildRpm(): string {
     'rpmbuild',
     [
       '-bb',
+      '--quiet',
       '--target', arch,
       '--define', `_topdir ${top}`,
       '--define', `_unitdir ${UNIT_DIR}`,
       '--define', `nhiicc_version ${info.version}`,
       '--define', `nhiicc_root ${root}`,
-      // Listed only when html/ has them (the page is written elsewhere).
-      '--define', `nhiicc_esample ${esample.length > 0 ? esample.join(' ') : ''}`,
       '--define', '_binary_payload w6.gzdio',
       path.join(INSTALLERS_DIR, 'rpm', 'nhiicc.spec'),
     ],

@@ -1,1 +1,118 @@
-export function buildMsi(): string { throw new Error('todo'); }
+// Builds dist/installers/nhiicc-<version>-x64.msi from nhiicc.wxs.
+//
+// Toolchain: WiX v3 (candle/light + WixUtilExtension) when it is on PATH
+// (Windows CI), else msitools' wixl (Debian: apt-get install wixl).
+// The service wrapper (service/NhiiccService.cs) is compiled with csc.exe
+// from the in-box .NET Framework on Windows, or mono's mcs elsewhere; or
+// NHIICC_SERVICE_EXE names a prebuilt one.
+// The pcsclite addon can only be compiled on Windows (node-gyp + MSVC against
+// winscard): without one (NHIICC_PCSCLITE_ADDON, or this checkout's build
+// on Windows) the MSI is named *-nopcsc.msi and can serve but not read cards.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { INSTALLERS_DIR } from '../node-runtime.js';
+import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
+
+const WIN = path.join(INSTALLERS_DIR, 'windows');
+
+function onPath(cmd: string): boolean {
+  const probe = process.platform === 'win32' ? spawnSync('where', [cmd]) : spawnSync('sh', ['-c', `command -v ${cmd}`]);
+  return probe.status === 0;
+}
+
+function serviceExe(work: string): string {
+  if (process.env.NHIICC_SERVICE_EXE) return process.env.NHIICC_SERVICE_EXE;
+  const out = path.join(work, 'nhiicc-service.exe');
+  const src = path.join(WIN, 'service', 'NhiiccService.cs');
+  const csc = path.join(process.env.WINDIR ?? 'C:\\Windows', 'Microsoft.NET', 'Framework64', 'v4.0.30319', 'csc.exe');
+  if (process.platform === 'win32' && fs.existsSync(csc)) {
+    execFileSync(csc, ['/nologo', '/target:exe', '/platform:anycpu', `/out:${out}`, '/r:System.ServiceProcess.dll', src], { stdio: 'inherit' });
+  } else if (onPath('mcs')) {
+    execFileSync('mcs', ['-target:exe', `-out:${out}`, '-r:System.ServiceProcess.dll', src], { stdio: 'inherit' });
+  } else {
+    throw new Error('no C# compiler for the service wrapper (csc.exe on Windows, mono-mcs elsewhere), or set NHIICC_SERVICE_EXE');
+  }
+  return out;
+}
+
+const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+/** files.wxs: one component per file under app/, for ComponentGroup AppFiles. */
+function filesFragment(appDir: string, out: string): number {
+  let n = 0;
+  const components: string[] = [];
+  const dirXml = (dir: string, depth: number): string => {
+    const pad = '  '.repeat(depth);
+    let s = '';
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        s += `${pad}<Directory Id="d${n++}" Name="${xml(e.name)}">\n${dirXml(p, depth + 1)}${pad}</Directory>\n`;
+      } else if (e.isFile()) {
+        const id = `f${n++}`;
+        components.push(id);
+        s += `${pad}<Component Id="c${id}" Guid="*" Win64="yes"><File Id="${id}" Name="${xml(e.name)}" Source="${xml(path.relative(path.dirname(out), p))}" KeyPath="yes" /></Component>\n`;
+      }
+    }
+    return s;
+  };
+  const tree = dirXml(appDir, 3);
+  fs.writeFileSync(
+    out,
+    `<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Fragment>
+    <DirectoryRef Id="AppDir">
+${tree}    </DirectoryRef>
+  </Fragment>
+  <Fragment>
+    <ComponentGroup Id="AppFiles">
+${components.map((id) => `      <ComponentRef Id="c${id}" />`).join('\n')}
+    </ComponentGroup>
+  </Fragment>
+</Wix>
+`,
+  );
+  return components.length;
+}
+
+export function buildMsi(): string {
+  const info = appInfo();
+  const staged = stage('msi', { target: 'win-x64' });
+  const work = path.join(BUILD_DIR, 'msi');
+  fs.mkdirSync(work, { recursive: true });
+  const files = path.join(work, 'files.wxs');
+  const count = filesFragment(staged.app, files);
+  log(`${count} app files in ${path.relative(process.cwd(), files)}`);
+
+  const vars = {
+    Version: info.version,
+    ServiceExe: serviceExe(work),
+    NodeExe: staged.node,
+    SetupMjs: path.join(WIN, 'setup.mjs'),
+  };
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const out = path.join(OUT_DIR, `${info.name}-${info.version}-x64${staged.hasAddon ? '' : '-nopcsc'}.msi`);
+  for (const stale of fs.readdirSync(OUT_DIR).filter((f) => f.endsWith('.msi'))) fs.rmSync(path.join(OUT_DIR, stale));
+  const defines = (flag: string, extra: Record<string, string>) => Object.entries({ ...vars, ...extra }).map(([k, v]) => `${flag}${k}=${v}`);
+
+  if (onPath('candle') && onPath('light')) {
+    log('WiX v3: candle + light');
+    const objs = path.join(work, 'obj') + path.sep;
+    execFileSync('candle', ['-nologo', '-arch', 'x64', '-ext', 'WixUtilExtension', ...defines('-d', { WIXL: '0' }), '-out', objs, path.join(WIN, 'nhiicc.wxs'), files], { stdio: 'inherit' });
+    execFileSync('light', ['-nologo', '-ext', 'WixUtilExtension', '-sval', '-out', out, path.join(objs, 'nhiicc.wixobj'), path.join(objs, 'files.wixobj')], { stdio: 'inherit' });
+  } else if (onPath('wixl')) {
+    log('msitools wixl');
+    // wixl only takes Source paths relative to the .wxs, so everything is
+    // copied next to files.wxs and named relatively.
+    fs.copyFileSync(path.join(WIN, 'nhiicc.wxs'), path.join(work, 'nhiicc.wxs'));
+    const rel = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, k === 'Version' ? v : path.relative(work, v)]));
+    const args = Object.entries({ ...rel, WIXL: '1' }).flatMap(([k, v]) => ['-D', `${k}=${v}`]);
+    execFileSync('wixl', ['-a', 'x64', ...args, '-o', out, 'nhiicc.wxs', 'files.wxs'], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
+  } else {
+    throw new Error('no MSI toolchain: WiX v3 (candle, light) on Windows, or wixl (apt-get install wixl)');
+  }
+  if (!staged.hasAddon) log('warning: this MSI has no Windows pcsclite addon (it is compiled on Windows, see .github/workflows/installers.yml)');
+  return out;
+}

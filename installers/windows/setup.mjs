@@ -1,0 +1,89 @@
+// Windows install/uninstall steps, run by the MSI's deferred custom actions
+// with the bundled node.exe (nhiicc.wxs):
+//   node setup.mjs install    after files are in place, before the service starts
+//   node setup.mjs doctor     after the service started; never fails
+//   node setup.mjs uninstall [--purge]   after the service was removed
+// The service itself is installed, started, stopped and removed by the MSI.
+import { spawnSync } from 'node:child_process';
+import dns from 'node:dns/promises';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const dir = path.dirname(fileURLToPath(import.meta.url));
+const install = path.resolve(dir, '..');
+const node = path.join(install, 'node', 'node.exe');
+const cli = path.join(install, 'app', 'dist', 'cli.js');
+const configDir = path.join(process.env.ProgramData ?? 'C:\\ProgramData', 'nhiicc');
+const NAME = 'iccert.nhi.gov.tw';
+
+const say = (msg) => process.stdout.write(`nhiicc: ${msg}\n`);
+const warn = (msg) => process.stdout.write(`nhiicc: WARNING: ${msg}\n`);
+function nhiicc(...args) {
+  const r = spawnSync(node, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NHIICC_CONFIG_DIR: configDir } });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  if (out) process.stdout.write(out.replace(/^/gm, '    ') + '\n');
+  return r.status === 0;
+}
+
+function checkOfficial() {
+  const q = spawnSync('sc.exe', ['query', 'mNHIICC'], { encoding: 'utf8' });
+  if (q.status !== 0) return;
+  warn('the official NHI card component (健保卡元件) is installed: Windows service mNHIICC');
+  warn('it also listens on port 7777. Remove it in Settings > Apps ("健保卡元件" / mNHIICC), or: sc.exe stop mNHIICC && sc.exe delete mNHIICC');
+  warn('then restart nhiicc: sc.exe start nhiicc');
+}
+
+async function doInstall() {
+  checkOfficial();
+  say(`1/6 files in place: ${install}`);
+  fs.mkdirSync(configDir, { recursive: true });
+  if (nhiicc('cert', 'init')) say(`2/6 certificate: ready in ${configDir}`);
+  else warn('2/6 certificate: `nhiicc cert init` failed');
+  // The service runs as the virtual account NT SERVICE\nhiicc: only it (and
+  // administrators) may read the key.
+  const acl = spawnSync('icacls', [configDir, '/grant', 'NT SERVICE\\nhiicc:(OI)(CI)RX', '/T', '/Q'], { encoding: 'utf8' });
+  if (acl.status !== 0) warn(`could not give NT SERVICE\\nhiicc read access to ${configDir}`);
+  if (nhiicc('cert', 'install')) say('3/6 trust: the Windows Root store trusts the nhiicc CA');
+  else warn('3/6 trust: `nhiicc cert install` failed');
+  const resolved = await dns.lookup(NAME, { all: true }).catch(() => []);
+  if (resolved.some((a) => a.address === '127.0.0.1')) say(`4/6 hosts: ${NAME} already resolves to 127.0.0.1, hosts file left alone`);
+  else if (nhiicc('hosts', 'install')) say(`4/6 hosts: added 127.0.0.1 ${NAME} to the hosts file`);
+  else warn(`4/6 hosts: \`nhiicc hosts install\` failed; add "127.0.0.1 ${NAME}" to C:\\Windows\\System32\\drivers\\etc\\hosts`);
+  say('5/6 service: Windows Installer now installs and starts the service "nhiicc"');
+}
+
+function doDoctor() {
+  // Restart on failure: WiX builds also set it with util:ServiceConfig; the
+  // wixl build cannot, so this makes both MSIs behave the same.
+  spawnSync('sc.exe', ['failure', 'nhiicc', 'reset=', '86400', 'actions=', 'restart/5000/restart/5000/restart/30000'], { stdio: 'ignore' });
+  say('6/6 doctor:');
+  if (!nhiicc('doctor')) say('    (doctor reported problems above; the installation itself is complete)');
+}
+
+function doUninstall(purge) {
+  say('1/4 service: "nhiicc" stopped and removed by Windows Installer');
+  if (nhiicc('cert', 'uninstall')) say('2/4 trust: nhiicc CA removed');
+  else warn('2/4 trust: `nhiicc cert uninstall` failed');
+  if (nhiicc('hosts', 'uninstall')) say("3/4 hosts: nhiicc's line removed from the hosts file (if it was there)");
+  else warn('3/4 hosts: `nhiicc hosts uninstall` failed');
+  say('4/4 files: Windows Installer removes the program folder');
+  if (purge) {
+    fs.rmSync(configDir, { recursive: true, force: true });
+    say(`purge: removed ${configDir}`);
+  }
+}
+
+const [cmd, flag] = process.argv.slice(2);
+try {
+  if (cmd === 'install') await doInstall();
+  else if (cmd === 'doctor') doDoctor();
+  else if (cmd === 'uninstall') doUninstall(flag === '--purge');
+  else {
+    process.stderr.write('usage: setup.mjs install|doctor|uninstall [--purge]\n');
+    process.exitCode = 2;
+  }
+} catch (err) {
+  // A failed step is reported, never a failed (rolled back) installation.
+  warn(String(err?.stack ?? err));
+}
