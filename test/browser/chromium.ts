@@ -25,6 +25,11 @@ export interface TestBrowser {
  * Async child processes only: a virtual card in this process must keep answering.
  */
 export async function launchChromium(caFile: string): Promise<TestBrowser> {
+  for (const [file, pkg] of [[CHROMIUM, 'chromium'], ['/usr/bin/certutil', 'libnss3-tools']] as const) {
+    await fs.access(file).catch(() => {
+      throw new Error(`browser tests need ${file}: apt-get install ${pkg} (never a downloaded browser)`);
+    });
+  }
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'nhiicc-browser-'));
   let context: BrowserContext | undefined;
   try {
