@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
+import { WebSocketServer } from 'ws';
 import { NhiError } from '../../src/card/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { CardAccess } from '../../src/pcsc/card-readers.js';
@@ -113,4 +115,25 @@ t.test('service stopped again: red within seconds, then green by itself when it 
   // The page retries every 5 s on its own.
   await page.locator('#status', { hasText: 'Connected to server' }).waitFor({ timeout: 15_000 });
   t.equal(await color(), GREEN);
+});
+
+t.test('something else on 7777 answers oddly: red, pointing at the other program', async (t) => {
+  await service!.close();
+  service = undefined;
+  // Stands in for another component holding the port, with a certificate the browser trusts.
+  const server = https.createServer({ key: tls.key, cert: tls.cert });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws) => ws.on('message', () => ws.send('9999')));
+  await new Promise<void>((resolve) => server.listen(7777, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise((resolve) => wss.close(resolve));
+    await new Promise((resolve) => server.close(resolve));
+  });
+  await page.locator('#status', { hasText: 'Not connected' }).waitFor({ timeout: 15_000 });
+  await page.locator('#trouble-answer').waitFor({ state: 'visible', timeout: 15_000 });
+  t.equal(await page.locator('#trouble-reply').textContent(), '9999');
+  t.match(await page.locator('#trouble-answer').innerText(), /另一個程式|別的程式占用連接埠 7777/);
+  t.ok(await page.locator('#cause-port').isVisible());
+  await screenshot(page, 'esample-file-other-program');
 });
