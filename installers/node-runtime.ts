@@ -63,6 +63,7 @@ export function nodeRuntime(target: Target, log: (msg: string) => void = () => {
     log(`fetching ${pkg}@${NODE_VERSION} from the npm registry`);
     execFileSync('npm', ['pack', `${pkg}@${NODE_VERSION}`, '--pack-destination', CACHE_DIR, '--silent'], {
       stdio: ['ignore', 'ignore', 'inherit'],
+      shell: process.platform === 'win32', // npm is npm.cmd there
     });
   }
   const got = integrityOf(tgz);
