@@ -1,5 +1,5 @@
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from '../log.js';
 import type { CommandContext } from '../protocol/commands.js';
 import { APP_VERSION } from '../version.js';
@@ -27,7 +27,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // defaults; plugins only need the common instance interface.
   const app = Fastify({
     loggerInstance: opts.logger,
-    disableRequestLogging: true,
+    // One line per command is logged by the echo route; per-request lines add nothing.
+    logController: new LogController({ disableRequestLogging: true }),
     // Browsers keep spare TLS connections open with no request on them; only
     // closing all connections stops the daemon at once instead of after the
     // 60 s headers timeout.

@@ -65,7 +65,9 @@ export function openSocket(
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => {
+    ws.once('unexpected-response', (req, res) => {
+      res.resume();
+      req.destroy();
       reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { statusCode: res.statusCode }));
     });
   });
