@@ -1,0 +1,160 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../tls/certificate-authority.js';
+import { CA_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE } from '../tls/certificates.js';
+import { findNssDatabases, NSS_STORE, nssNickname } from '../trust/nss.js';
+import { COMMAND_NOT_FOUND, type Runner } from '../trust/runner.js';
+import { caInfo, type CaInfo, type TrustContext } from '../trust/trust-store.js';
+import { storesFor } from '../trust/trust.js';
+import { asAdmin, type Check, failed, passed, skipped, withConfigDir } from './check.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+export const RENEW_WITHIN_DAYS = 30;
+
+/** The names a browser may use for the service: no more (a wider cert is a wider risk), no fewer. */
+export const EXPECTED_NAMES: readonly string[] = [...SERVER_DNS_NAMES, ...SERVER_IP_ADDRESSES].map(normalizeName);
+
+export interface CertificateFiles {
+  cert?: string;
+  key?: string;
+  ca?: string;
+}
+
+export async function readCertificateFiles(dir: string): Promise<CertificateFiles> {
+  const read = (name: string) => fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined);
+  const [cert, key, ca] = await Promise.all([read(SERVER_CERT_FILE), read(SERVER_KEY_FILE), read(CA_FILE)]);
+  return { ...(cert !== undefined ? { cert } : {}), ...(key !== undefined ? { key } : {}), ...(ca !== undefined ? { ca } : {}) };
+}
+
+/**
+ * `certificate`: pure, so expiry and names are tested with any date.
+ * `userDir` is the --config-dir the user typed, repeated in the fixes.
+ */
+export function certificateCheck(dir: string, files: CertificateFiles, now: Date, userDir?: string, platform: NodeJS.Platform = process.platform): Check {
+  const id = 'certificate';
+  const renew = `run ${asAdmin(withConfigDir('nhiicc cert renew', userDir), platform)}, then restart the nhiicc service`;
+  if (files.cert === undefined && files.key === undefined && files.ca === undefined) {
+    return failed(
+      id,
+      `no certificate in ${dir}`,
+      `run ${asAdmin(withConfigDir('nhiicc cert init', userDir), platform)}, then ${asAdmin(withConfigDir('nhiicc cert install', userDir), platform)}`,
+    );
+  }
+  const missing = [[SERVER_CERT_FILE, files.cert], [SERVER_KEY_FILE, files.key], [CA_FILE, files.ca]].filter(([, v]) => v === undefined).map(([n]) => n);
+  if (missing.length > 0) return failed(id, `incomplete certificate files in ${dir}: ${missing.join(', ')} missing`, renew);
+  let cert: X509Certificate;
+  let ca: X509Certificate;
+  try {
+    cert = new X509Certificate(files.cert!);
+    ca = new X509Certificate(files.ca!);
+  } catch (err) {
+    return failed(id, `unreadable certificate in ${dir}: ${(err as Error).message}`, renew);
+  }
+  const notBefore = new Date(cert.validFrom);
+  const notAfter = new Date(cert.validTo);
+  const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+  const names = subjectAltNames(cert);
+  const details = { dir, notAfter: notAfter.toISOString(), daysLeft, names, sha256: fingerprint(cert) };
+  const until = notAfter.toISOString().slice(0, 10);
+
+  if (now < notBefore) {
+    return failed(id, `the certificate in ${dir} is not valid before ${notBefore.toISOString()}`, `check this computer's date and time; if it is right, ${renew}`, details);
+  }
+  if (daysLeft < 0 || now > notAfter) return failed(id, `the certificate in ${dir} expired on ${until}`, renew, details);
+  if (daysLeft < RENEW_WITHIN_DAYS) {
+    return failed(id, `the certificate in ${dir} expires on ${until} (${daysLeft} days left)`, renew, details);
+  }
+  if ([...names].sort().join(',') !== [...EXPECTED_NAMES].sort().join(',')) {
+    return failed(id, `the certificate in ${dir} is for ${names.join(', ') || 'no names'}, not exactly ${EXPECTED_NAMES.join(', ')}`, renew, details);
+  }
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
+    return failed(id, `the server certificate in ${dir} was not issued by the CA in ${CA_FILE} next to it`, renew, details);
+  }
+  try {
+    if (!cert.checkPrivateKey(createPrivateKey(files.key!))) {
+      return failed(id, `${SERVER_KEY_FILE} in ${dir} does not belong to ${SERVER_CERT_FILE}`, renew, details);
+    }
+  } catch (err) {
+    return failed(id, `unreadable ${SERVER_KEY_FILE} in ${dir}: ${(err as Error).message}`, renew, details);
+  }
+  return passed(id, `certificate in ${dir} valid until ${until} (${daysLeft} days) for ${EXPECTED_NAMES.join(', ')}`, details);
+}
+
+export function subjectAltNames(cert: X509Certificate): string[] {
+  if (!cert.subjectAltName) return [];
+  return cert.subjectAltName.split(', ').map((entry) => {
+    const m = /^(DNS|IP Address):(.*)$/.exec(entry);
+    return m ? normalizeName(m[2]!) : entry;
+  });
+}
+
+/** OpenSSL writes ::1 as 0:0:0:0:0:0:0:1. */
+function normalizeName(name: string): string {
+  if (net.isIPv6(name)) return new URL(`http://[${name}]/`).hostname.slice(1, -1);
+  return name.toLowerCase();
+}
+
+function fingerprint(cert: X509Certificate): string {
+  return cert.fingerprint256.replace(/:/g, '').toLowerCase();
+}
+
+/**
+ * `trust-system` and one `trust-nss:<folder>` per browser database: a
+ * browser with its own database ignores the system store, so each counts.
+ */
+export async function trustChecks(dir: string, files: CertificateFiles, ctx: TrustContext, userDir?: string): Promise<Check[]> {
+  if (files.ca === undefined) return [skipped('trust-system', 'no CA certificate (see the certificate check)')];
+  let ca: CaInfo;
+  try {
+    ca = caInfo(files.ca, path.join(dir, CA_FILE));
+  } catch {
+    return [skipped('trust-system', `${CA_FILE} in ${dir} is not a certificate`)];
+  }
+  const install = `run ${asAdmin(withConfigDir('nhiicc cert install', userDir), ctx.platform)}`;
+  return [await systemTrustCheck(ca, ctx, install), ...(await nssTrustChecks(ca, ctx, install))];
+}
+
+async function systemTrustCheck(ca: CaInfo, ctx: TrustContext, install: string): Promise<Check> {
+  const id = 'trust-system';
+  const stores = storesFor(ctx).filter((s) => s.name !== NSS_STORE);
+  for (const store of stores) {
+    if (!(await store.available())) continue;
+    const trusted = await store.isTrusted(ca).catch(() => false);
+    const details = { store: store.name };
+    return trusted
+      ? passed(id, `the ${store.label} trusts the nhiicc CA`, details)
+      : failed(id, `the ${store.label} does not trust the nhiicc CA in ${ca.file}`, install, details);
+  }
+  return failed(id, 'no system certificate store found that nhiicc knows how to check', ctx.platform === 'linux' ? 'install the ca-certificates package, then ' + install : install);
+}
+
+async function nssTrustChecks(ca: CaInfo, ctx: TrustContext, install: string): Promise<Check[]> {
+  const dbs = await findNssDatabases(ctx.homeDirs, ctx.platform === 'win32' ? ctx.env : {});
+  if (dbs.length === 0) return [];
+  const certutil = ctx.env.NHIICC_NSS_CERTUTIL ?? (ctx.platform === 'win32' ? undefined : 'certutil');
+  const checks: Check[] = [];
+  for (const db of dbs) {
+    const id = `trust-nss:${db.replace(/^(sql|dbm):/, '')}`;
+    if (!certutil) {
+      checks.push(failed(id, `cannot check ${db}: NSS certutil not configured`, 'set NHIICC_NSS_CERTUTIL to NSS certutil.exe, then ' + install));
+      continue;
+    }
+    const result = await nssHas(ctx.runner, certutil, db, nssNickname(ca));
+    if (result === 'no-certutil') {
+      checks.push(failed(id, `cannot check ${db}: NSS certutil is not installed`, `install it (Debian/Ubuntu: \`sudo apt install libnss3-tools\`), then ${install}`));
+    } else if (result) {
+      checks.push(passed(id, `browser database ${db} trusts the nhiicc CA`));
+    } else {
+      checks.push(failed(id, `browser database ${db} does not trust the nhiicc CA`, `${install} (close the browser first)`));
+    }
+  }
+  return checks;
+}
+
+async function nssHas(runner: Runner, certutil: string, db: string, nickname: string): Promise<boolean | 'no-certutil'> {
+  const r = await runner(certutil, ['-L', '-d', db, '-n', nickname]);
+  if (r.code === COMMAND_NOT_FOUND) return 'no-certutil';
+  return r.code === 0;
+}

@@ -1,0 +1,85 @@
+import { NhiError } from '../card/errors.js';
+import { readProfile } from '../card/operations.js';
+import type { CardAccess } from '../pcsc/card-readers.js';
+import { type Check, failed, passed, skipped } from './check.js';
+
+export type ReaderLayer = Pick<CardAccess, 'status' | 'withCard' | 'close'> & { settled(timeoutMs?: number): Promise<void> };
+
+/** `pcsc-service`, `readers` and `card`, from one reader layer that is closed afterwards. */
+export async function pcscChecks(open: () => ReaderLayer, platform: NodeJS.Platform): Promise<Check[]> {
+  const readers = open();
+  try {
+    await readers.settled();
+    const status = readers.status();
+    if (!status.available) {
+      const why = 'the PC/SC service is not reachable';
+      return [
+        failed('pcsc-service', `PC/SC service not reachable${status.reason ? `: ${status.reason}` : ''}`, pcscFix(platform)),
+        skipped('readers', why),
+        skipped('card', why),
+      ];
+    }
+    const service = passed('pcsc-service', 'PC/SC service reachable');
+    if (status.readers.length === 0) {
+      return [
+        service,
+        failed('readers', 'no card reader found', readerFix(platform)),
+        skipped('card', 'no card reader'),
+      ];
+    }
+    const names = status.readers.map((r) => r.name);
+    const readerCheck = passed('readers', `${names.length} card reader${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, { readers: names });
+    return [service, readerCheck, await cardCheck(readers)];
+  } finally {
+    await readers.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Reads the whole profile because that is what pages need, but keeps none of
+ * it: only the reader's name leaves this function.
+ */
+async function cardCheck(readers: ReaderLayer): Promise<Check> {
+  try {
+    const reader = await readers.withCard(async (tx, name) => {
+      await readProfile(tx);
+      return name;
+    });
+    return passed('card', `NHI card in ${reader} is readable`, { reader });
+  } catch (err) {
+    if (!(err instanceof NhiError)) {
+      return failed('card', `the card could not be read: ${(err as Error)?.message ?? String(err)}`, 'take the card out, insert it again and rerun `nhiicc doctor`');
+    }
+    const details = { code: err.code };
+    if (err.code === '7004') {
+      return failed(
+        'card',
+        'the card in the reader is not an NHI card (7004: the NHI applet could not be selected)',
+        'insert your NHI card (健保卡), chip first and facing the contacts; a bank or citizen certificate card will not do',
+        details,
+      );
+    }
+    if (err.code === '8013') {
+      return failed('card', `no NHI card available (8013: ${err.message})`, 'insert your NHI card (健保卡) into the reader', details);
+    }
+    return failed('card', `the NHI card could not be read (${err.code}: ${err.message})`, 'take the card out, insert it again, or try another reader', details);
+  }
+}
+
+function pcscFix(platform: NodeJS.Platform): string {
+  switch (platform) {
+    case 'win32':
+      return 'start the Windows "Smart Card" service (SCardSvr): `sc.exe config SCardSvr start= demand` then `sc.exe start SCardSvr` from an elevated prompt';
+    case 'darwin':
+      return 'PC/SC is part of macOS: unplug and replug the reader; if it persists, restart the computer';
+    default:
+      return 'install and start pcscd: `sudo apt install pcscd` (Fedora: `sudo dnf install pcsc-lite`), then `sudo systemctl enable --now pcscd.socket`';
+  }
+}
+
+function readerFix(platform: NodeJS.Platform): string {
+  const base = 'plug in the card reader (try another USB port)';
+  if (platform === 'linux') return `${base}; if it is plugged in, install its driver (\`sudo apt install libccid\`) and restart pcscd: \`sudo systemctl restart pcscd\``;
+  if (platform === 'win32') return `${base}; if it is plugged in, check it in Device Manager under "Smart card readers"`;
+  return `${base}; if it is plugged in, check it with \`system_profiler SPSmartCardsDataType\``;
+}
