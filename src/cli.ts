@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBrowserPolicyCommand } from './cli/browser-policy-command.js';
 import { registerCertCommand } from './cli/cert-command.js';
+import { registerDoctorCommand } from './cli/doctor-command.js';
 import { CliFailure } from './cli/fail.js';
 import { registerHostsCommand } from './cli/hosts-command.js';
 import { registerReadCommand } from './cli/read-command.js';
@@ -18,6 +19,7 @@ registerReadCommand(program);
 registerCertCommand(program);
 registerHostsCommand(program);
 registerBrowserPolicyCommand(program);
+registerDoctorCommand(program);
 
 try {
   await program.parseAsync(process.argv);
