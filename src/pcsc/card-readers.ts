@@ -57,6 +57,8 @@ export interface CardReadersOptions {
 }
 
 const ERR_RETRY = Symbol('retry');
+/** A context younger than this has just listed the readers: no need to reopen. */
+const FRESH_CONTEXT_MS = 1000;
 
 /**
  * Follows readers and cards through a PC/SC context and hands one card at a
@@ -76,6 +78,7 @@ export class CardReaders implements CardAccess {
   private pendingStatus = new Set<string>();
   private reopenTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private openedAt = 0;
   private generation = 0;
   private readonly settleMs: number;
   private readonly reopenMs: number;
@@ -135,6 +138,14 @@ export class CardReaders implements CardAccess {
     if (!this.ctx) this.tryOpen();
     if (!this.ctx) throw new NhiError('7001', `PC/SC is unavailable: ${this.unavailable ?? 'unknown reason'}`);
     await this.settled();
+    if (this.readers.size === 0 && Date.now() - this.openedAt > FRESH_CONTEXT_MS) {
+      // A context that has seen pcscd restart or readers come and go may miss
+      // readers that appeared since (pcsclite); a fresh one lists them all.
+      await this.dropContext();
+      this.tryOpen();
+      if (!this.ctx) throw new NhiError('7001', `PC/SC is unavailable: ${this.unavailable ?? 'unknown reason'}`);
+      await this.settled();
+    }
     // One retry covers a card reset by another program or a reconnect after
     // the card was re-inserted; only an operation that has not yet reached the
     // card is repeated.
@@ -288,6 +299,7 @@ export class CardReaders implements CardAccess {
     };
     try {
       this.ctx = this.open(listener);
+      this.openedAt = Date.now();
       this.unavailable = undefined;
       this.listed = false;
     } catch (err) {

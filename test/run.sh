@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): prepares a fresh Debian machine, builds, runs every test.
+# It says what it installs or starts; nothing is skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "[test setup] $*"; }
+
+# System packages the real-stack tests use: PC/SC (pcscd + the vpcd virtual
+# reader), the addon's headers, NSS and browser for trust and page tests,
+# packaging tools for the installer tests.
+declare -A NEED=(
+  [pcscd]=pcscd
+  [vsmartcard-vpcd]=vsmartcard-vpcd
+  [libpcsclite-dev]=libpcsclite-dev
+  [libnss3-tools]=libnss3-tools
+  [chromium]=chromium
+  [fonts-wqy-microhei]=fonts-wqy-microhei
+  [curl]=curl
+  [openssl]=openssl
+  [iproute2]=iproute2
+  [procps]=procps
+  [ca-certificates]=ca-certificates
+  [rpm]=rpm
+  [systemd]=systemd
+  [wixl]=wixl
+  [msitools]=msitools
+  [mono-mcs]=mono-mcs
+  [python3]=python3
+)
+missing=()
+for pkg in "${!NEED[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "[test setup] missing Debian packages: ${missing[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  say "installing with apt-get: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  say "installed: ${missing[*]}"
+else
+  say "Debian packages present"
+fi
+
+# Node dependencies; pcsclite is compiled by node-gyp (allowScripts in package.json).
+if [ ! -d node_modules ] || ! node -e "require('pcsclite')" >/dev/null 2>&1; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+say "building (tsc)"
+npm run --silent build
+
+say "running tests (pcscd, vpcd cards, fake SAM and browsers are started by the tests and stopped after)"
+exec npx tap "$@"
