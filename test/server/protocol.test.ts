@@ -158,3 +158,25 @@ t.test('no reader at all: 8013', async (t) => {
   }
   t.equal(reply, '8013');
 });
+
+t.test('at the most verbose level the log holds no personal data, password or ciphertext', async (t) => {
+  await bed.restartPcscd();
+  await card.insert();
+  const ws = await served.connect();
+  t.teardown(() => ws.close());
+  const replies: string[] = [];
+  for (let i = 0; i < 20 && !(replies[0] ?? '').startsWith('GetBasic:'); i++) {
+    replies[0] = await ask(ws, 'GetBasic');
+    if (!replies[0].startsWith('GetBasic:')) await new Promise((r) => setTimeout(r, 250));
+  }
+  t.match(replies[0], /^GetBasic:/);
+  replies.push(await ask(ws, 'EnCrypt?Pwd=Secret9876'));
+  replies.push(await ask(ws, 'SecureGetBasicWithParam?Pwd=Other54321'));
+  replies.push(await ask(ws, 'GetRandom'));
+  const log = served.logText();
+  t.match(log, /"level":10|"level":20|"command":"GetBasic"/, 'the log is written');
+  for (const secret of [chen.cardNo, chen.idNo, chen.name, chen.birthDateRoc, '1981-01-01', 'Secret9876', 'Other54321']) {
+    t.notOk(log.includes(secret), `absent: ${secret.length}-char value`);
+  }
+  for (const r of replies) t.notOk(log.includes(r.slice(r.indexOf(':') + 1)), `reply payload of ${r.split(':')[0]} absent`);
+});
