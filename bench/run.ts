@@ -27,8 +27,13 @@ const now = () => performance.now();
 
 async function floor(readerName: string): Promise<number[]> {
   const pcsc = createRequire(import.meta.url)('pcsclite')();
-  const reader = await new Promise<any>((resolve) => pcsc.on('reader', (r: any) => r.name === readerName && resolve(r)));
-  reader.on('error', () => undefined);
+  pcsc.on('error', () => undefined); // close() cancels its status wait with an error
+  const reader = await new Promise<any>((resolve) =>
+    pcsc.on('reader', (r: any) => {
+      r.on('error', () => undefined);
+      if (r.name === readerName) resolve(r);
+    }),
+  );
   await new Promise((r) => setTimeout(r, 300));
   const protocol: number = await new Promise((resolve, reject) =>
     reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err: unknown, p: number) => (err ? reject(err) : resolve(p))),

@@ -1,27 +1,33 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { registerBrowserPolicyCommand } from './cli/browser-policy-command.js';
-import { registerCertCommand } from './cli/cert-command.js';
-import { registerDoctorCommand } from './cli/doctor-command.js';
 import { CliFailure } from './cli/fail.js';
-import { registerHostsCommand } from './cli/hosts-command.js';
-import { registerReadCommand } from './cli/read-command.js';
-import { registerServeCommand } from './cli/serve-command.js';
 import { APP_VERSION } from './version.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Each command's module is loaded only when that command runs: the
+ * long-running `serve` then carries none of the certificate, trust-store and
+ * diagnostics code (about 10 MB of resident memory).
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  serve: async () => (await import('./cli/serve-command.js')).registerServeCommand,
+  read: async () => (await import('./cli/read-command.js')).registerReadCommand,
+  cert: async () => (await import('./cli/cert-command.js')).registerCertCommand,
+  hosts: async () => (await import('./cli/hosts-command.js')).registerHostsCommand,
+  'browser-policy': async () => (await import('./cli/browser-policy-command.js')).registerBrowserPolicyCommand,
+  doctor: async () => (await import('./cli/doctor-command.js')).registerDoctorCommand,
+};
 
 const program = new Command('nhiicc')
   .description('Open-source NHI card component (健保卡元件): card reader service for NHI web sites')
   .version(APP_VERSION)
   .exitOverride();
 
-registerServeCommand(program);
-registerReadCommand(program);
-registerCertCommand(program);
-registerHostsCommand(program);
-registerBrowserPolicyCommand(program);
-registerDoctorCommand(program);
-
 try {
+  const wanted = process.argv[2];
+  const names = wanted !== undefined && Object.hasOwn(COMMANDS, wanted) ? [wanted] : Object.keys(COMMANDS);
+  for (const name of names) (await COMMANDS[name]!())(program);
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);

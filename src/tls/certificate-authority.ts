@@ -2,12 +2,9 @@ import { webcrypto, randomBytes } from 'node:crypto';
 import { encodeNameConstraints, NAME_CONSTRAINTS_OID } from './name-constraints.js';
 import { x509 } from './x509.js';
 
-/** The only names a browser will ever need our certificate for. */
-export const SERVER_DNS_NAMES = ['iccert.nhi.gov.tw', 'localhost'] as const;
-export const SERVER_IP_ADDRESSES = ['127.0.0.1', '::1'] as const;
+import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from './server-names.js';
 
-/** Under the 825 days Apple and browsers accept for TLS server certificates. */
-export const VALIDITY_DAYS = 820;
+export { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES, VALIDITY_DAYS } from './server-names.js';
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 

@@ -2,13 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { generate } from 'selfsigned';
-import {
-  createTransientCa,
-  SERVER_DNS_NAMES,
-  SERVER_IP_ADDRESSES,
-  VALIDITY_DAYS,
-} from './certificate-authority.js';
+import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES, VALIDITY_DAYS } from './server-names.js';
 
 export interface ServerTls {
   key: string;
@@ -53,6 +47,10 @@ async function issueServerCertificate(): Promise<{ caPem: string; certPem: strin
   const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
   // The CA key stays inside this function: once the server cert is signed it
   // goes out of scope, so no one (not even us) can ever sign with it again.
+  // Loaded only when a certificate is made: the X.509 libraries cost the
+  // long-running service several MB it would otherwise never use.
+  const { createTransientCa } = await import('./certificate-authority.js');
+  const { generate } = await import('selfsigned');
   const ca = await createTransientCa(notBefore, notAfter);
   const server = await generate([{ name: 'commonName', value: SERVER_DNS_NAMES[0] }], {
     keyType: 'ec',
