@@ -1,4 +1,4 @@
-import crypto from 'node:crypto';
+import { tripleDesDecrypt, tripleDesEncrypt } from '../protocol/legacy-cipher.js';
 import { PACKET_END } from './constants.js';
 
 /**
@@ -6,16 +6,10 @@ import { PACKET_END } from './constants.js';
  * padding, then the `<E>` terminator. ECB has no IV, hence `null`.
  */
 
-export function encrypt3des(key: Buffer, plain: Buffer): Buffer {
-  const cipher = crypto.createCipheriv('des-ede3', key, null);
-  return Buffer.concat([cipher.update(plain), cipher.final()]);
-}
+export const encrypt3des = (key: Buffer, plain: Buffer): Buffer => tripleDesEncrypt(key, plain);
 
 /** Throws on a length that is not whole blocks or on bad PKCS#5 padding. */
-export function decrypt3des(key: Buffer, encrypted: Buffer): Buffer {
-  const decipher = crypto.createDecipheriv('des-ede3', key, null);
-  return Buffer.concat([decipher.update(encrypted), decipher.final()]);
-}
+export const decrypt3des = (key: Buffer, encrypted: Buffer): Buffer => tripleDesDecrypt(key, encrypted);
 
 /** `enc(k, p)`: what goes on the wire. */
 export function encryptPacket(key: Buffer, plain: Buffer): Buffer {

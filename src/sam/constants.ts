@@ -1,15 +1,7 @@
 /** Fixed values of the SAM protocol (PROTOCOL.md §5, §6). */
 
-/** `bKEY`: the ASCII text `12345678123456780` ten times (170 bytes). */
-export const B_KEY = Buffer.from('12345678123456780'.repeat(10), 'latin1');
-
-export const K_BOX = Buffer.from(
-  '56 28 34 2E 78 05 0F 5A 36 44 42 19 26 95 26 4D 03 10 15 58 03 40 5A 72 1E 0B 49 69 4B 15 29 06'.replace(/ /g, ''),
-  'hex',
-);
-
-/** The 3DES key of the SAM handshake: `bKEY[K_BOX[i]]` for i < 16, then 8 zero bytes. */
-export const L_KEY = Buffer.concat([Buffer.from([...K_BOX.subarray(0, 16)].map((i) => B_KEY[i]!)), Buffer.alloc(8)]);
+/** The 3DES key of the SAM handshake, shared with EnCrypt's key table. */
+export { L_KEY } from '../protocol/legacy-keys.js';
 
 /** Every SAM packet, either direction, ends with these three bytes. */
 export const PACKET_END = Buffer.from('<E>', 'latin1');
