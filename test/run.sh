@@ -55,4 +55,15 @@ say "building (tsc)"
 npm run --silent build
 
 say "running tests (pcscd, vpcd cards, fake SAM and browsers are started by the tests and stopped after)"
-exec npx tap "$@"
+log=$(mktemp)
+set +e
+npx tap "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line, from tap's own summary.
+summary=$(grep -E '^# \{ total' "$log" | tail -1)
+passed=$(grep -oE 'pass: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+failed=$(grep -oE 'fail: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
+rm -f "$log"
+echo "tests: ${passed} passed, ${failed} failed"
+exit "$status"
