@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type PolicyChange, type PolicyState } from './policy-values.js';
+import { exists, readIfExists } from '../util/files.js';
 
 export const POLICY_FILE = 'nhiicc.json';
 
@@ -99,19 +100,4 @@ async function guard(file: string, fn: () => Promise<unknown>): Promise<void> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}

@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { defaultConfigDir } from '../config/paths.js';
@@ -14,6 +13,7 @@ import type { Change } from '../trust/trust-store.js';
 import { readTrustState } from '../trust/trust-state.js';
 import { installTrust, trustStatus, uninstallTrust, type TrustOptions } from '../trust/trust.js';
 import { CliFailure, fail } from './fail.js';
+import { exists } from '../util/files.js';
 
 export interface CertCommandDeps {
   trust?: TrustOptions;
@@ -117,9 +117,3 @@ function day(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
-}

@@ -1,8 +1,8 @@
-import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runChecked } from './runner.js';
 import { emptyChange, fingerprintPrefix, type CaInfo, type Change, type TrustContext, type TrustStore } from './trust-store.js';
+import { exists, readIfExists } from '../util/files.js';
 
 /** One distribution family's way of adding a system-wide root. */
 export interface SystemAnchorLayout {
@@ -147,19 +147,4 @@ async function isDirectory(dir: string): Promise<boolean> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file, fsConstants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}

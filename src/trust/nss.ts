@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { COMMAND_NOT_FOUND, runChecked } from './runner.js';
 import { emptyChange, fingerprintPrefix, type CaInfo, type TrustContext, type TrustRecord, type TrustStore } from './trust-store.js';
+import { exists } from '../util/files.js';
 
 export const NSS_STORE = 'nss';
 
@@ -124,11 +125,3 @@ async function subdirectories(dir: string): Promise<string[]> {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
