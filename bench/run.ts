@@ -4,15 +4,13 @@
  * and idle memory, on the real pcscd + vpcd stack with the virtual card on the
  * quick-ACK link (else we would measure vpcd's 40 ms Nagle delays).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { READ_BASIC_PROFILE, READ_CARD_DATA, SELECT_NHI } from '../src/card/apdu.js';
 import { startTestBed } from '../test/bed/testbed.js';
 import { expectedBasic, loadProfile } from '../test/helpers/profiles.js';
-import { ask, openSocket, serve } from '../test/helpers/served.js';
+import { ask, openSocket } from '../test/helpers/served.js';
 
 const ROUNDS = 300;
 const CLIENTS = 50;
@@ -25,62 +23,38 @@ const pct = (xs: number[], p: number) => {
 const ms = (n: number) => `${n.toFixed(2)} ms`;
 const now = () => performance.now();
 
-async function floor(readerName: string): Promise<number[]> {
-  const pcsc = createRequire(import.meta.url)('pcsclite')();
-  pcsc.on('error', () => undefined); // close() cancels its status wait with an error
-  const reader = await new Promise<any>((resolve) =>
-    pcsc.on('reader', (r: any) => {
-      r.on('error', () => undefined);
-      if (r.name === readerName) resolve(r);
-    }),
-  );
-  await new Promise((r) => setTimeout(r, 300));
-  const protocol: number = await new Promise((resolve, reject) =>
-    reader.connect({ share_mode: reader.SCARD_SHARE_SHARED }, (err: unknown, p: number) => (err ? reject(err) : resolve(p))),
-  );
-  const tx = (apdu: Buffer) => new Promise<Buffer>((resolve, reject) => reader.transmit(apdu, 4096, protocol, (e: unknown, d: Buffer) => (e ? reject(e) : resolve(d))));
-  const times: number[] = [];
-  for (let i = 0; i < ROUNDS + 20; i++) {
-    const t0 = now();
-    await tx(SELECT_NHI);
-    await tx(READ_BASIC_PROFILE);
-    await tx(READ_CARD_DATA);
-    if (i >= 20) times.push(now() - t0);
-  }
-  await new Promise((r) => reader.disconnect(reader.SCARD_LEAVE_CARD, r));
-  reader.close();
-  pcsc.close();
-  return times;
+/** Runs bench/floor.ts in its own process; the virtual card stays in this one. */
+function floor(readerName: string): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor.ts', readerName, String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`floor exited ${code}`))));
+  });
 }
 
-async function coldStartAndRss(): Promise<{ coldMs: number; rssMb: number }> {
-  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-bench-'));
-  // The certificate is made once at install time; cold start is measured with it in place.
-  const warm = await serve({ configDir, logLevel: 'warn' });
-  await warm.close();
+/** The daemon as users run it: its own process, the built CLI. */
+async function startDaemon(configDir: string, port: number): Promise<{ child: ChildProcess; ca: string; coldMs: number }> {
   const ca = fs.readFileSync(path.join(configDir, 'ca.crt'), 'utf8');
-  const port = 17000 + Math.floor(Math.random() * 2000);
   const t0 = now();
   const child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', String(port), '--config-dir', configDir, '--log-level', 'warn'], { stdio: 'ignore' });
-  let coldMs = NaN;
   for (;;) {
     try {
       const ws = await openSocket(port, ca);
-      coldMs = now() - t0;
+      const coldMs = now() - t0;
       await ask(ws, 'GetVersion');
       ws.close();
-      break;
+      return { child, ca, coldMs };
     } catch {
-      if (now() - t0 > 10_000) break;
+      if (now() - t0 > 10_000) throw new Error('the daemon did not accept a connection within 10 s');
       await new Promise((r) => setTimeout(r, 5));
     }
   }
-  await new Promise((r) => setTimeout(r, 2000));
-  const status = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-  child.kill('SIGTERM');
-  fs.rmSync(configDir, { recursive: true, force: true });
-  return { coldMs, rssMb };
+}
+
+function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
 const bed = await startTestBed();
@@ -93,8 +67,16 @@ try {
 
   const floorTimes = await floor(bed.readerName(0));
 
-  const served = await serve({ logLevel: 'warn' });
-  const ws = await served.connect();
+  // The certificate is made once at install time; cold start is measured with it in place.
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-bench-'));
+  const certInit = spawn(process.execPath, ['dist/cli.js', 'cert', 'init', '--config-dir', configDir], { stdio: 'ignore' });
+  await new Promise((r) => certInit.on('exit', r));
+  const port = 17000 + Math.floor(Math.random() * 2000);
+  const { child, ca, coldMs } = await startDaemon(configDir, port);
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleRss = rssMb(child.pid!);
+
+  const ws = await openSocket(port, ca);
   for (let i = 0; i < 20; i++) await ask(ws, 'GetBasic');
   const wss: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
@@ -105,7 +87,7 @@ try {
   }
   ws.close();
 
-  const sockets = await Promise.all(Array.from({ length: CLIENTS }, () => served.connect()));
+  const sockets = await Promise.all(Array.from({ length: CLIENTS }, () => openSocket(port, ca)));
   let errors = 0;
   let wrong = 0;
   const t0 = now();
@@ -123,9 +105,9 @@ try {
   );
   const elapsed = (now() - t0) / 1000;
   sockets.forEach((s) => s.close());
-  await served.close();
-
-  const { coldMs, rssMb } = await coldStartAndRss();
+  child.kill('SIGTERM');
+  fs.rmSync(configDir, { recursive: true, force: true });
+  const rssMbValue = idleRss;
 
   const ratio = pct(wss, 50) / pct(floorTimes, 50);
   console.log(`GetBasic over WSS      p50 ${ms(pct(wss, 50))}  p95 ${ms(pct(wss, 95))}  (${ROUNDS} rounds)`);
@@ -133,7 +115,7 @@ try {
   console.log(`p50 ratio              ${ratio.toFixed(2)}  (target ≤ 1.5)`);
   console.log(`${CLIENTS} clients × ${PER_CLIENT} GetBasic: ${((CLIENTS * PER_CLIENT) / elapsed).toFixed(0)} req/s, errors ${errors}, wrong answers ${wrong}  (target 0, 0)`);
   console.log(`cold start to first accepted connection ${ms(coldMs)}  (target ≤ 1000 ms)`);
-  console.log(`idle RSS ${rssMb.toFixed(1)} MB  (target ≤ 80 MB)`);
+  console.log(`idle RSS ${rssMbValue.toFixed(1)} MB  (target ≤ 80 MB)`);
   if (errors || wrong) process.exitCode = 1;
 } finally {
   await bed.stop();
