@@ -162,7 +162,16 @@ export class CardReaders implements CardAccess {
         }
       };
       try {
-        return await operation(transmit, name);
+        try {
+          await state.port.beginTransaction();
+        } catch (err) {
+          throw this.transmitError(state, err, attempt === 0);
+        }
+        try {
+          return await operation(transmit, name);
+        } finally {
+          if (state.connected) await state.port.endTransaction().catch(() => undefined);
+        }
       } catch (err) {
         if (err === ERR_RETRY) continue;
         throw err;

@@ -1,6 +1,8 @@
 import { CardReaders, type CardReadersOptions } from './card-readers.js';
 import { openPcscliteContext } from './pcsclite-binding.js';
 
+export { loadCardAddon } from './pcsclite-binding.js';
+
 export * from './card-readers.js';
 export * from './port.js';
 

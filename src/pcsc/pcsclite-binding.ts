@@ -10,6 +10,33 @@ type PcscliteReader = Parameters<Parameters<PcscliteContext['on']>[1]>[0] & {
 
 let loaded: Pcsclite | Error | undefined;
 
+type CardConnection = object;
+interface CardAddon {
+  connect(reader: string): Promise<CardConnection>;
+  transmit(conn: CardConnection, apdu: Buffer): Promise<Buffer>;
+  beginTransaction(conn: CardConnection): Promise<void>;
+  endTransaction(conn: CardConnection): Promise<void>;
+  disconnect(conn: CardConnection): Promise<void>;
+}
+
+let cardAddon: CardAddon | null | undefined;
+
+/**
+ * Our own addon (native/pcsc-card) carries the card I/O when it is built, for
+ * the PC/SC transactions pcsclite lacks; without it, pcsclite does the I/O and
+ * only this process's own queue keeps APDU sequences together.
+ */
+export function loadCardAddon(): CardAddon | null {
+  if (cardAddon === undefined) {
+    try {
+      cardAddon = createRequire(import.meta.url)('nhiicc-pcsc-card') as CardAddon;
+    } catch {
+      cardAddon = null;
+    }
+  }
+  return cardAddon;
+}
+
 /** The addon is loaded lazily so a machine without it still starts (7001). */
 function loadAddon(): Pcsclite {
   if (loaded === undefined) {
@@ -31,7 +58,8 @@ function loadAddon(): Pcsclite {
 
 const RESPONSE_BUFFER = 4096;
 
-function portFor(reader: PcscliteReader): ReaderPort {
+/** Card I/O over pcsclite alone: no transactions (the binding has none). */
+function pcsclitePort(reader: PcscliteReader): ReaderPort {
   let protocol = 0;
   return {
     name: reader.name,
@@ -53,6 +81,31 @@ function portFor(reader: PcscliteReader): ReaderPort {
       new Promise((resolve) => {
         reader.disconnect(reader.SCARD_LEAVE_CARD, () => resolve());
       }),
+    beginTransaction: async () => undefined,
+    endTransaction: async () => undefined,
+  };
+}
+
+/** Card I/O through our own addon, which has PC/SC transactions. */
+function transactionalPort(addon: CardAddon, name: string): ReaderPort {
+  let conn: CardConnection | undefined;
+  const open = () => {
+    if (!conn) throw new Error('SCardTransmit failed: not connected (0x80100003)');
+    return conn;
+  };
+  return {
+    name,
+    connect: async () => {
+      conn ??= await addon.connect(name);
+    },
+    transmit: (apdu) => addon.transmit(open(), apdu),
+    disconnect: async () => {
+      const c = conn;
+      conn = undefined;
+      if (c) await addon.disconnect(c).catch(() => undefined);
+    },
+    beginTransaction: () => addon.beginTransaction(open()),
+    endTransaction: () => addon.endTransaction(open()),
   };
 }
 
@@ -96,7 +149,8 @@ export const openPcscliteContext: OpenContext = (listener: ContextListener): Pcs
       readers.delete(reader);
       if (!closed) listener.onReaderRemoved(reader.name);
     });
-    listener.onReaderAdded(portFor(reader));
+    const addon = loadCardAddon();
+    listener.onReaderAdded(addon ? transactionalPort(addon, reader.name) : pcsclitePort(reader));
   });
   ctx.on('error', (err: Error) => {
     if (!closed) listener.onContextError(err);

@@ -12,6 +12,9 @@ export interface ReaderPort {
   transmit(apdu: Buffer): Promise<Buffer>;
   /** Leave the card powered: other programs may share it. */
   disconnect(): Promise<void>;
+  /** Keep other programs off the card until `endTransaction` (no-op where the binding cannot). */
+  beginTransaction(): Promise<void>;
+  endTransaction(): Promise<void>;
 }
 
 export interface ContextListener {
