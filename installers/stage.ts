@@ -37,6 +37,26 @@ export function buildApp(): void {
 }
 
 /** Production dependencies as npm resolved them (no dev tools, no test deps). */
+/** Our transaction addon (native/pcsc-card), linked into node_modules by npm. */
+const CARD_ADDON = 'nhiicc-pcsc-card';
+
+/**
+ * The addon is a link to native/pcsc-card: copy what it points to, and only
+ * its loader and compiled file. Built for this OS only; elsewhere the service
+ * falls back to pcsclite's card I/O (no PC/SC transactions) until the
+ * target's own build provides it.
+ */
+function stageCardAddon(from: string, to: string, sameOs: boolean, log: (line: string) => void): void {
+  const built = path.join(from, 'build', 'Release', 'pcsc_card.node');
+  if (!sameOs || !fs.existsSync(built)) {
+    log(`note: no ${CARD_ADDON} build for this target: card I/O without PC/SC transactions`);
+    return;
+  }
+  fs.mkdirSync(path.join(to, 'build', 'Release'), { recursive: true });
+  for (const f of ['package.json', 'index.js']) fs.copyFileSync(path.join(from, f), path.join(to, f));
+  fs.copyFileSync(built, path.join(to, 'build', 'Release', 'pcsc_card.node'));
+}
+
 function productionPackages(): string[] {
   const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
     cwd: REPO,
@@ -89,7 +109,12 @@ export function stage(format: string, opts: StageOptions): Staged {
   }
   if (!html.includes('ESample.html')) log('warning: html/ESample.html is not in the tree yet; the package has no check page');
 
+  const sameOs = opts.target.split('-')[0] === (process.platform === 'win32' ? 'win' : process.platform);
   for (const rel of productionPackages()) {
+    if (rel.endsWith(`node_modules${path.sep}${CARD_ADDON}`)) {
+      stageCardAddon(path.join(REPO, rel), path.join(app, rel), sameOs, log);
+      continue;
+    }
     fs.cpSync(path.join(REPO, rel), path.join(app, rel), {
       recursive: true,
       // Nested node_modules are listed on their own; pcsclite's build tree is
@@ -104,7 +129,6 @@ export function stage(format: string, opts: StageOptions): Staged {
     });
   }
 
-  const sameOs = opts.target.split('-')[0] === (process.platform === 'win32' ? 'win' : process.platform);
   const builtHere = path.join(REPO, 'node_modules', 'pcsclite', 'build', 'Release', 'pcsclite.node');
   const addon = opts.pcscliteAddon ?? process.env.NHIICC_PCSCLITE_ADDON ?? (sameOs && fs.existsSync(builtHere) ? builtHere : undefined);
   const addonDest = path.join(app, 'node_modules', 'pcsclite', 'build', 'Release', 'pcsclite.node');

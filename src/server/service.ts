@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from '../log.js';
-import { type CardAccess, openCardReaders } from '../pcsc/index.js';
+import { type CardAccess, loadCardAddon, openCardReaders } from '../pcsc/index.js';
 import { DEFAULT_SAM, hSign, parseSamEndpoint } from '../sam/h-sign.js';
 import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
 import { buildApp } from './app.js';
@@ -84,6 +84,9 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
 
   const pcsc = card.status();
   if (!pcsc.available) logger.warn({ reason: pcsc.reason }, 'cannot read cards until PC/SC works (pages get 7001)');
+  if (!opts.card && !loadCardAddon()) {
+    logger.warn('the nhiicc-pcsc-card addon is not built: card operations run without PC/SC transactions (npm rebuild nhiicc-pcsc-card)');
+  }
   logger.info({ addresses: addresses.map((a) => `${a.address}:${a.port}`), configDir: opts.configDir }, 'nhiicc listening');
 
   return {
