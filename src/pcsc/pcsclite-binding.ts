@@ -86,26 +86,37 @@ function pcsclitePort(reader: PcscliteReader): ReaderPort {
   };
 }
 
-/** Card I/O through our own addon, which has PC/SC transactions. */
+/**
+ * Card I/O through our own addon, which has PC/SC transactions. Ending a
+ * transaction does not hold up the reply to the page: the next call on this
+ * connection waits for it instead, so calls still never overlap.
+ */
 function transactionalPort(addon: CardAddon, name: string): ReaderPort {
   let conn: CardConnection | undefined;
-  const open = () => {
+  let ending: Promise<void> = Promise.resolve();
+  const open = async () => {
+    await ending;
     if (!conn) throw new Error('SCardTransmit failed: not connected (0x80100003)');
     return conn;
   };
   return {
     name,
     connect: async () => {
+      await ending;
       conn ??= await addon.connect(name);
     },
-    transmit: (apdu) => addon.transmit(open(), apdu),
+    transmit: async (apdu) => addon.transmit(await open(), apdu),
     disconnect: async () => {
+      await ending;
       const c = conn;
       conn = undefined;
       if (c) await addon.disconnect(c).catch(() => undefined);
     },
-    beginTransaction: () => addon.beginTransaction(open()),
-    endTransaction: () => addon.endTransaction(open()),
+    beginTransaction: async () => addon.beginTransaction(await open()),
+    endTransaction: async () => {
+      const c = await open();
+      ending = addon.endTransaction(c).catch(() => undefined);
+    },
   };
 }
 
