@@ -61,10 +61,11 @@ export const echoRoute: FastifyPluginAsync<EchoOptions> = async (app, opts) => {
           const started = performance.now();
           const result = await runCommand(text, { ...opts.context, clearance });
           const ms = Math.round((performance.now() - started) * 10) / 10;
+          // Reply first: the log line is written synchronously and need not delay the page.
+          if (result.reply !== undefined && socket.readyState === socket.OPEN) socket.send(result.reply);
           const line = { command: result.command, origin, ms, code: result.code, ...(result.detail ? { detail: result.detail } : {}) };
           if (result.command === 'Exit') req.log.warn(line, 'Exit ignored: a web page may not stop the service');
           else req.log.info(line, 'command');
-          if (result.reply !== undefined && socket.readyState === socket.OPEN) socket.send(result.reply);
         });
       });
     },
