@@ -38,6 +38,8 @@ export const DEFAULT_PORT = 7777;
 
 export class UsageError extends Error {}
 
+const EXPIRY_CHECK_MS = 24 * 60 * 60 * 1000;
+
 export async function startService(opts: ServeOptions): Promise<RunningService> {
   if (!isLoopbackHost(opts.host)) {
     throw new UsageError(`refusing to listen on ${opts.host}: nhiicc serves only this computer (127.0.0.1, ::1, localhost)`);
@@ -48,8 +50,13 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   for (const o of origins) if (!normalizeOrigin(o)) throw new UsageError(`not an origin: ${o} (expected e.g. https://example.gov.tw)`);
 
   const tls = await ensureServerCertificate(opts.configDir);
-  const warning = expiryWarning(tls);
-  if (warning) logger.warn({ notAfter: tls.notAfter.toISOString() }, warning);
+  // At start and then daily: a service can run for months between restarts.
+  const warnIfExpiring = () => {
+    const warning = expiryWarning(tls);
+    if (warning) logger.warn({ notAfter: tls.notAfter.toISOString() }, warning);
+  };
+  warnIfExpiring();
+  const expiryTimer = setInterval(warnIfExpiring, EXPIRY_CHECK_MS).unref();
 
   const card = opts.card ?? openCardReaders({ log: logger });
   let sam: { host: string; port: number };
@@ -95,6 +102,7 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
     addresses: addresses.map((a) => a.address),
     card,
     async close() {
+      clearInterval(expiryTimer);
       await app.close();
       if (!opts.card) await card.close();
     },
