@@ -23,10 +23,10 @@ const pct = (xs: number[], p: number) => {
 const ms = (n: number) => `${n.toFixed(2)} ms`;
 const now = () => performance.now();
 
-/** Runs bench/floor.ts in its own process; the virtual card stays in this one. */
-function floor(readerName: string): Promise<number[]> {
+/** Runs a floor script in its own process; the virtual card stays in this one. */
+function floor(readerName: string, script = 'bench/floor.ts'): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor.ts', readerName, String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, readerName, String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`floor exited ${code}`))));
@@ -66,6 +66,7 @@ try {
   const want = `GetBasic:${expectedBasic(chen)}`;
 
   const floorTimes = await floor(bed.readerName(0));
+  const txFloorTimes = await floor(bed.readerName(0), 'bench/floor-transactions.ts');
 
   // The certificate is made once at install time; cold start is measured with it in place.
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-bench-'));
@@ -113,6 +114,8 @@ try {
   console.log(`GetBasic over WSS      p50 ${ms(pct(wss, 50))}  p95 ${ms(pct(wss, 95))}  (${ROUNDS} rounds)`);
   console.log(`floor (pcsclite APDUs) p50 ${ms(pct(floorTimes, 50))}  p95 ${ms(pct(floorTimes, 95))}`);
   console.log(`p50 ratio              ${ratio.toFixed(2)}  (target ≤ 1.5)`);
+  console.log(`floor in a transaction p50 ${ms(pct(txFloorTimes, 50))}  p95 ${ms(pct(txFloorTimes, 95))}  (the same APDUs with SCardBegin/EndTransaction, as the daemon sends them)`);
+  console.log(`p50 ratio to that      ${(pct(wss, 50) / pct(txFloorTimes, 50)).toFixed(2)}`);
   console.log(`${CLIENTS} clients × ${PER_CLIENT} GetBasic: ${((CLIENTS * PER_CLIENT) / elapsed).toFixed(0)} req/s, errors ${errors}, wrong answers ${wrong}  (target 0, 0)`);
   console.log(`cold start to first accepted connection ${ms(coldMs)}  (target ≤ 1000 ms)`);
   console.log(`idle RSS ${rssMbValue.toFixed(1)} MB  (target ≤ 80 MB)`);
