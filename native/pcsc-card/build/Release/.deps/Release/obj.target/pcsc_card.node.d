@@ -1,1 +1,0 @@
-cmd_Release/obj.target/pcsc_card.node := g++ -o Release/obj.target/pcsc_card.node -shared -pthread -rdynamic -m64  -Wl,-soname=pcsc_card.node -Wl,--start-group Release/obj.target/pcsc_card/src/pcsc_card.o -Wl,--end-group -lpcsclite

@@ -1,1 +1,0 @@
-cmd_Release/pcsc_card.node := ln -f "Release/obj.target/pcsc_card.node" "Release/pcsc_card.node" 2>/dev/null || (rm -rf "Release/pcsc_card.node" && cp -af "Release/obj.target/pcsc_card.node" "Release/pcsc_card.node")
