@@ -42,9 +42,20 @@ export async function renewCertificates(configDir: string): Promise<ServerTls> {
   return toServerTls(configDir, keyPem, certPem, caPem);
 }
 
-async function issueServerCertificate(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
-  const notBefore = new Date(Date.now() - BACKDATE_MS);
-  const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
+export interface IssueOptions {
+  notBefore?: Date;
+  notAfter?: Date;
+  /** Tests make certificates with other names to see them refused. */
+  dnsNames?: readonly string[];
+  ips?: readonly string[];
+}
+
+/** A fresh CA and the server certificate it signs; the CA key is dropped before returning. */
+export async function issueServerCertificate(options: IssueOptions = {}): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const notBefore = options.notBefore ?? new Date(Date.now() - BACKDATE_MS);
+  const notAfter = options.notAfter ?? new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
+  const dnsNames = options.dnsNames ?? SERVER_DNS_NAMES;
+  const ips = options.ips ?? SERVER_IP_ADDRESSES;
   // The CA key stays inside this function: once the server cert is signed it
   // goes out of scope, so no one (not even us) can ever sign with it again.
   // Loaded only when a certificate is made: the X.509 libraries cost the
@@ -52,7 +63,7 @@ async function issueServerCertificate(): Promise<{ caPem: string; certPem: strin
   const { createTransientCa } = await import('./certificate-authority.js');
   const { generate } = await import('selfsigned');
   const ca = await createTransientCa(notBefore, notAfter);
-  const server = await generate([{ name: 'commonName', value: SERVER_DNS_NAMES[0] }], {
+  const server = await generate([{ name: 'commonName', value: dnsNames[0] ?? 'localhost' }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
@@ -65,10 +76,7 @@ async function issueServerCertificate(): Promise<{ caPem: string; certPem: strin
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',
-        altNames: [
-          ...SERVER_DNS_NAMES.map((value) => ({ type: 2 as const, value })),
-          ...SERVER_IP_ADDRESSES.map((ip) => ({ type: 7 as const, ip })),
-        ],
+        altNames: [...dnsNames.map((value) => ({ type: 2 as const, value })), ...ips.map((ip) => ({ type: 7 as const, ip }))],
       },
     ],
   });
