@@ -161,13 +161,22 @@ async function readIfExists(file: string): Promise<string | undefined> {
  * others, not even for an instant; an existing file is replaced, not reused,
  * because its old mode may be looser.
  */
+/**
+ * Writes a fresh file with `mode`. A file it replaces keeps its owner, group
+ * and group bits (never bits for others): an installer that let the service's
+ * group read the key must not lose that on `nhiicc cert renew`.
+ */
 async function writeFileWithMode(file: string, content: string, mode: number): Promise<void> {
+  const previous = await fs.stat(file).catch(() => undefined);
   await fs.rm(file, { force: true });
   const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
   try {
     await handle.writeFile(content);
+    // Owner and others bits are ours to choose; group bits carry over.
+    const finalMode = previous ? (mode & 0o707) | (previous.mode & 0o070) : mode;
+    if (previous && process.getuid?.() === 0) await handle.chown(previous.uid, previous.gid);
     // The umask may have narrowed the mode; widening a public file is harmless.
-    if (mode !== 0o600) await handle.chmod(mode);
+    if (finalMode !== 0o600 || previous) await handle.chmod(finalMode);
   } finally {
     await handle.close();
   }
