@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from '../log.js';
 import { type CardAccess, loadCardAddon, openCardReaders } from '../pcsc/index.js';
@@ -37,6 +37,15 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 7777;
 
 export class UsageError extends Error {}
+
+/** A TCP listener on [::1]:port feeding the HTTPS server; undefined where there is no IPv6 loopback. */
+function listenIpv6Loopback(app: FastifyInstance, port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const server = net.createServer((socket) => app.server.emit('connection', socket));
+    server.once('error', () => resolve(undefined));
+    server.listen({ host: '::1', port, ipv6Only: true }, () => resolve(server));
+  });
+}
 
 const EXPIRY_CHECK_MS = 24 * 60 * 60 * 1000;
 
@@ -77,16 +86,19 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
     ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
     ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
   });
-  // "localhost" makes fastify bind 127.0.0.1 and ::1 (when the host has IPv6).
-  const listenHost = opts.host === DEFAULT_HOST ? 'localhost' : opts.host;
-  await app.listen({ host: listenHost, port: opts.port });
-  const addresses = app.addresses() as AddressInfo[];
-  const nonLoopback = addresses.filter((a) => !isLoopbackHost(a.address));
+  await app.listen({ host: opts.host, port: opts.port });
+  const addresses = (app.addresses() as AddressInfo[]).map((a) => a.address);
+  const nonLoopback = addresses.filter((a) => !isLoopbackHost(a));
   if (nonLoopback.length > 0) {
     await app.close();
-    throw new UsageError(`refusing to serve: ${listenHost} resolved to ${nonLoopback.map((a) => a.address).join(', ')}`);
+    throw new UsageError(`refusing to serve: ${opts.host} resolved to ${nonLoopback.join(', ')}`);
   }
-  const port = addresses[0]!.port;
+  const port = (app.addresses()[0] as AddressInfo).port;
+  // By default ::1 is served too. Many hosts files map localhost to 127.0.0.1
+  // only, so ::1 gets its own listener that hands connections to the same
+  // HTTPS server.
+  const ipv6 = opts.host === DEFAULT_HOST ? await listenIpv6Loopback(app, port) : undefined;
+  if (ipv6) addresses.push('::1');
   const policy = createOriginPolicy(port, origins);
 
   const pcsc = card.status();
@@ -94,15 +106,16 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   if (!opts.card && !loadCardAddon()) {
     logger.warn('the nhiicc-pcsc-card addon is not built: card operations run without PC/SC transactions (npm rebuild nhiicc-pcsc-card)');
   }
-  logger.info({ addresses: addresses.map((a) => `${a.address}:${a.port}`), configDir: opts.configDir }, 'nhiicc listening');
+  logger.info({ addresses: addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)), configDir: opts.configDir }, 'nhiicc listening');
 
   return {
     app,
     port,
-    addresses: addresses.map((a) => a.address),
+    addresses,
     card,
     async close() {
       clearInterval(expiryTimer);
+      ipv6?.close();
       await app.close();
       if (!opts.card) await card.close();
     },

@@ -16,7 +16,7 @@ export interface Served {
   /** Every log line the service wrote, as text. */
   logText(): string;
   /** Open a WebSocket to /echo, trusting our CA. */
-  connect(options?: { origin?: string | null; host?: string; autoPong?: boolean }): Promise<WebSocket>;
+  connect(options?: { origin?: string | null; host?: string; autoPong?: boolean; ipv6?: boolean }): Promise<WebSocket>;
   close(): Promise<void>;
 }
 
@@ -50,14 +50,15 @@ export async function serve(options: Partial<ServeOptions> = {}): Promise<Served
 export function openSocket(
   port: number,
   ca: string,
-  o: { origin?: string | null; host?: string; autoPong?: boolean } = {},
+  o: { origin?: string | null; host?: string; autoPong?: boolean; ipv6?: boolean } = {},
 ): Promise<WebSocket> {
+  const [address, family] = o.ipv6 ? ['::1', 6] : ['127.0.0.1', 4];
   const origin = o.origin === undefined ? GOV_ORIGIN : o.origin;
   const ws = new WebSocket(`wss://iccert.nhi.gov.tw:${port}/echo`, {
     ca,
     // The name resolves to loopback without touching /etc/hosts.
     lookup: ((_host: string, opts: unknown, cb: (...a: unknown[]) => void) =>
-      (opts as { all?: boolean }).all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as never,
+      (opts as { all?: boolean }).all ? cb(null, [{ address, family }]) : cb(null, address, family)) as never,
     ...(origin !== null ? { origin } : {}),
     ...(o.host ? { headers: { host: o.host } } : {}),
     ...(o.autoPong === false ? { autoPong: false } : {}),

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import t from 'tap';
@@ -147,6 +148,13 @@ t.test('TLS 1.2 or newer only', async (t) => {
 t.test('listening sockets are loopback only', async (t) => {
   for (const a of served.service.addresses) t.ok(['127.0.0.1', '::1'].includes(a), `listening on ${a}`);
   t.ok(served.service.addresses.includes('127.0.0.1'));
+  const hasIpv6Loopback = Object.values(os.networkInterfaces()).flat().some((i) => i?.address === '::1');
+  t.equal(served.service.addresses.includes('::1'), hasIpv6Loopback, '::1 is served where the machine has it');
+  if (hasIpv6Loopback) {
+    const ws6 = await served.connect({ ipv6: true });
+    t.equal(await ask(ws6, 'GetVersion'), 'GetVersion:0001', 'over [::1]');
+    ws6.close();
+  }
   await t.rejects(startService({ host: '0.0.0.0', port: 0, configDir: served.configDir, card: noCard }), /refusing to listen on 0.0.0.0/);
   await t.rejects(startService({ host: '192.168.1.10', port: 0, configDir: served.configDir, card: noCard }), /refusing/);
   const cli = await runCli(['serve', '--host', '0.0.0.0', '--config-dir', served.configDir]);
