@@ -1,6 +1,11 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { startTestBed } from '../bed/testbed.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
+import { ask, openSocket } from '../helpers/served.js';
 import { loadProfile } from '../helpers/profiles.js';
 
 const bed = await startTestBed();
@@ -98,4 +103,33 @@ t.test('no PC/SC service: 7001 with what to install', async (t) => {
   const r = await runCli(['read']);
   t.equal(r.code, 1);
   t.match(r.stderr, /error 7001: .*pcscd/);
+});
+
+t.test('pcsclite addon missing: the CLI still runs and answers 7001 with what to install', async (t) => {
+  const preload = new URL('../fixtures/no-pcsclite.cjs', import.meta.url).pathname;
+  const r = await runCli(['read'], { NODE_OPTIONS: `--require ${preload}` });
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^nhiicc: error 7001: .*pcsclite native addon could not be loaded.*libpcsclite/);
+});
+
+t.test('pcsclite addon missing: the service still starts and pages get 7001', async (t) => {
+  const preload = new URL('../fixtures/no-pcsclite.cjs', import.meta.url).pathname;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-noaddon-'));
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--config-dir', dir], {
+    env: { ...process.env, NODE_OPTIONS: `--require ${preload}` },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => {
+    child.kill();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  for (let i = 0; i < 100 && !/nhiicc listening/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+  t.match(out, /pcsclite native addon could not be loaded/, 'the log says why cards cannot be read');
+  const port = Number(/"127\.0\.0\.1:(\d+)"/.exec(out)?.[1]);
+  const ws = await openSocket(port, fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'));
+  t.teardown(() => ws.close());
+  t.equal(await ask(ws, 'GetVersion'), 'GetVersion:0001');
+  t.equal(await ask(ws, 'GetBasic'), '7001');
 });
