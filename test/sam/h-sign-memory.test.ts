@@ -1,11 +1,11 @@
-import fs from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
-import { NhiError } from '../../src/card/errors.js';
 import type { CardAccess } from '../../src/pcsc/card-readers.js';
 import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { type CardProfileJson, VirtualCard } from '../bed/virtual-card.js';
+import { loadProfile } from '../helpers/profiles.js';
 import { FakeSam, type FakeSamMode } from './fake-sam.js';
+import { codeOf, signValue } from './helpers.js';
 
 /**
  * The SAM conversation against the fake SAM with the virtual card answering
@@ -13,7 +13,7 @@ import { FakeSam, type FakeSamMode } from './fake-sam.js';
  * are in h-sign.test.ts.
  */
 
-const chen = JSON.parse(fs.readFileSync(new URL('../fixtures/card-chen.json', import.meta.url), 'utf8')) as CardProfileJson;
+const chen = loadProfile('chen');
 const cardId = chen.cardId ?? chen.cardNo;
 
 function memoryCard(profile: CardProfileJson): CardAccess & { uses: number } {
@@ -35,17 +35,8 @@ function memoryCard(profile: CardProfileJson): CardAccess & { uses: number } {
   return access;
 }
 
-const value = () => `0001${Array.from({ length: 16 }, () => Math.floor(Math.random() * 10)).join('')}`;
+const value = signValue;
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof NhiError) return err.code;
-    throw err;
-  }
-  throw new Error('expected an NhiError');
-}
 
 t.test('H_Sign against the fake SAM, card in memory', async (t) => {
   const fake = await FakeSam.start({ cards: { [cardId]: chen.secret! } });

@@ -1,32 +1,21 @@
-import fs from 'node:fs';
 import t, { type Test } from 'tap';
-import { NhiError } from '../../src/card/errors.js';
 import { readIdAndRandom } from '../../src/card/operations.js';
 import { openCardReaders } from '../../src/pcsc/index.js';
 import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { startTestBed } from '../bed/testbed.js';
+import { loadProfile } from '../helpers/profiles.js';
 import type { CardProfileJson } from '../bed/virtual-card.js';
 import { FakeSam, type FakeSamMode } from './fake-sam.js';
+import { codeOf, signValue } from './helpers.js';
 
 /** hSign through real pcscd + vpcd with a virtual card, against the fake SAM. */
 
-const fixture = (name: string) =>
-  JSON.parse(fs.readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as CardProfileJson;
-const chen = fixture('card-chen.json');
-const lin = fixture('card-hkscs.json');
+const chen = loadProfile('chen');
+const lin = loadProfile('hkscs');
 const idOf = (p: CardProfileJson) => p.cardId ?? p.cardNo;
 
-const value = () => `0001${Array.from({ length: 16 }, () => Math.floor(Math.random() * 10)).join('')}`;
+const value = signValue;
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof NhiError) return err.code;
-    throw err;
-  }
-  throw new Error('expected an NhiError');
-}
 
 const TIMEOUT = 500;
 /** The card's own APDUs cost ~40 ms each on a bed without the quick-ACK route. */
