@@ -1,6 +1,5 @@
 import dns from 'node:dns/promises';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 
 export const NHI_HOST = 'iccert.nhi.gov.tw';
@@ -14,10 +13,9 @@ export function defaultHostsFile(platform: NodeJS.Platform = process.platform, e
   return '/etc/hosts';
 }
 
-export function isLoopback(address: string): boolean {
-  if (net.isIPv4(address)) return address.startsWith('127.');
-  return address === '::1' || address.toLowerCase().startsWith('::ffff:127.');
-}
+import { isLoopbackAddress as isLoopback } from '../util/loopback.js';
+
+export { isLoopback };
 
 /** True when every address the system resolver gives for `name` is loopback. */
 export async function resolvesToLoopback(name: string = NHI_HOST): Promise<boolean> {

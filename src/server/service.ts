@@ -6,7 +6,7 @@ import { DEFAULT_SAM, hSign, parseSamEndpoint } from '../sam/h-sign.js';
 import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
 import { buildApp } from './app.js';
 import { readConfigFile } from './config-file.js';
-import { isLoopbackHost } from './loopback.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { createOriginPolicy, normalizeOrigin } from './origin-policy.js';
 
 export interface ServeOptions {
