@@ -114,7 +114,7 @@ try {
   console.log(`GetBasic over WSS      p50 ${ms(pct(wss, 50))}  p95 ${ms(pct(wss, 95))}  (${ROUNDS} rounds)`);
   console.log(`floor (pcsclite APDUs) p50 ${ms(pct(floorTimes, 50))}  p95 ${ms(pct(floorTimes, 95))}`);
   console.log(`p50 ratio              ${ratio.toFixed(2)}  (target ≤ 1.5)`);
-  console.log(`floor in a transaction p50 ${ms(pct(txFloorTimes, 50))}  p95 ${ms(pct(txFloorTimes, 95))}  (the same APDUs with SCardBegin/EndTransaction, as the daemon sends them)`);
+  console.log(`floor in a transaction p50 ${ms(pct(txFloorTimes, 50))}  p95 ${ms(pct(txFloorTimes, 95))}  (the same APDUs in a transaction, in one call, as the daemon sends them)`);
   console.log(`p50 ratio to that      ${(pct(wss, 50) / pct(txFloorTimes, 50)).toFixed(2)}`);
   console.log(`${CLIENTS} clients × ${PER_CLIENT} GetBasic: ${((CLIENTS * PER_CLIENT) / elapsed).toFixed(0)} req/s, errors ${errors}, wrong answers ${wrong}  (target 0, 0)`);
   console.log(`cold start to first accepted connection ${ms(coldMs)}  (target ≤ 1000 ms)`);

@@ -1,5 +1,5 @@
 import { NhiError } from '../card/errors.js';
-import { readProfile } from '../card/operations.js';
+import { READ_PROFILE_PLAN, readProfile } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
 import { type Check, failed, passed, skipped } from './check.js';
 
@@ -44,7 +44,7 @@ async function cardCheck(readers: ReaderLayer): Promise<Check> {
     const reader = await readers.withCard(async (tx, name) => {
       await readProfile(tx);
       return name;
-    });
+    }, { plan: READ_PROFILE_PLAN });
     return passed('card', `NHI card in ${reader} is readable`, { reader });
   } catch (err) {
     if (!(err instanceof NhiError)) {

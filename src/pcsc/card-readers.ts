@@ -32,6 +32,8 @@ export interface PcscStatus {
 export interface CardAccessOptions {
   /** Use only this reader (`--reader NAME`). */
   reader?: string;
+  /** The APDUs the operation will send if all goes well (card/operations.ts plans): sent in one go where the binding can. */
+  plan?: readonly Buffer[];
 }
 
 /** What the protocol layer needs: one card, held for a whole operation. */
@@ -153,8 +155,13 @@ export class CardReaders implements CardAccess {
       const name = await this.chooseReader(options.reader);
       const state = this.readers.get(name)!;
       let sent = 0;
+      let prefetched: Buffer[] = [];
+      let next = 0;
       const transmit: Transmit = async (apdu) => {
         sent++;
+        // Answers from the plan only while the operation follows it exactly.
+        if (next < prefetched.length && apdu.equals(options.plan![next]!)) return prefetched[next++]!;
+        next = prefetched.length;
         try {
           return await state.port.transmit(apdu);
         } catch (err) {
@@ -163,7 +170,7 @@ export class CardReaders implements CardAccess {
       };
       try {
         try {
-          await state.port.beginTransaction();
+          prefetched = await state.port.beginTransaction(options.plan);
         } catch (err) {
           throw this.transmitError(state, err, attempt === 0);
         }

@@ -14,7 +14,7 @@ type CardConnection = object;
 interface CardAddon {
   connect(reader: string): Promise<CardConnection>;
   transmit(conn: CardConnection, apdu: Buffer): Promise<Buffer>;
-  beginTransaction(conn: CardConnection): Promise<void>;
+  beginTransaction(conn: CardConnection, plan?: readonly Buffer[]): Promise<Buffer[]>;
   endTransaction(conn: CardConnection): Promise<void>;
   disconnect(conn: CardConnection): Promise<void>;
 }
@@ -81,13 +81,14 @@ function pcsclitePort(reader: PcscliteReader): ReaderPort {
       new Promise((resolve) => {
         reader.disconnect(reader.SCARD_LEAVE_CARD, () => resolve());
       }),
-    beginTransaction: async () => undefined,
+    beginTransaction: async () => [],
     endTransaction: async () => undefined,
   };
 }
 
 /**
- * Card I/O through our own addon, which has PC/SC transactions. Ending a
+ * Card I/O through our own addon, which has PC/SC transactions and sends a
+ * plan of APDUs in one thread-pool job. Ending a
  * transaction does not hold up the reply to the page: the next call on this
  * connection waits for it instead, so calls still never overlap.
  */
@@ -112,7 +113,7 @@ function transactionalPort(addon: CardAddon, name: string): ReaderPort {
       conn = undefined;
       if (c) await addon.disconnect(c).catch(() => undefined);
     },
-    beginTransaction: async () => addon.beginTransaction(await open()),
+    beginTransaction: async (plan) => addon.beginTransaction(await open(), plan),
     endTransaction: async () => {
       const c = await open();
       ending = addon.endTransaction(c).catch(() => undefined);

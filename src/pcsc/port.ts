@@ -12,8 +12,13 @@ export interface ReaderPort {
   transmit(apdu: Buffer): Promise<Buffer>;
   /** Leave the card powered: other programs may share it. */
   disconnect(): Promise<void>;
-  /** Keep other programs off the card until `endTransaction` (no-op where the binding cannot). */
-  beginTransaction(): Promise<void>;
+  /**
+   * Keep other programs off the card until `endTransaction` (no-op where the
+   * binding cannot), and send the planned APDUs up to the first answer that
+   * is not 9000 or fails, in the same call. Returns their answers, in order;
+   * bindings that cannot batch return none.
+   */
+  beginTransaction(plan?: readonly Buffer[]): Promise<Buffer[]>;
   endTransaction(): Promise<void>;
 }
 

@@ -1,6 +1,12 @@
 import crypto from 'node:crypto';
 import { codeOf, NhiError, type NhiCode } from '../card/errors.js';
-import { type CardProfile, readIdAndRandom, readProfile } from '../card/operations.js';
+import {
+  type CardProfile,
+  READ_ID_AND_RANDOM_PLAN,
+  READ_PROFILE_PLAN,
+  readIdAndRandom,
+  readProfile,
+} from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
 import { checkPasswordLength, encryptBasic, encryptPassword } from './secure-replies.js';
 
@@ -45,12 +51,13 @@ export function randomDigits(count = 16): string {
 }
 
 const readCardNo = (ctx: CommandContext) =>
-  ctx.card.withCard(async (tx) => (await readIdAndRandom(tx)).cardId.toString('latin1'));
+  ctx.card.withCard(async (tx) => (await readIdAndRandom(tx)).cardId.toString('latin1'), { plan: READ_ID_AND_RANDOM_PLAN });
+const readCardProfile = (ctx: CommandContext) => ctx.card.withCard(readProfile, { plan: READ_PROFILE_PLAN });
 
 const HANDLERS: Record<string, Handler> = {
   GetVersion: async () => ok('GetVersion', PROTOCOL_VERSION),
   GetRandom: async () => ok('GetRandom', randomDigits()),
-  GetBasic: async (_arg, ctx) => ok('GetBasic', basicPayload(await ctx.card.withCard((tx) => readProfile(tx)))),
+  GetBasic: async (_arg, ctx) => ok('GetBasic', basicPayload(await readCardProfile(ctx))),
   EnCrypt: async (arg, ctx) => {
     const pwd = param(arg, 'Pwd');
     // Checked before touching the card: a bad password never needs it.
@@ -59,7 +66,7 @@ const HANDLERS: Record<string, Handler> = {
   },
   SecureGetBasicWithParam: async (arg, ctx) => {
     param(arg, 'Pwd'); // required by the protocol, unused by its cipher
-    const profile = await ctx.card.withCard((tx) => readProfile(tx));
+    const profile = await readCardProfile(ctx);
     return ok('SecureGetBasicWithParam', encryptBasic(basicPayload(profile), ctx.now?.()));
   },
   H_Sign: async (arg, ctx) => ok('H_Sign', await ctx.sign(param(arg, 'Random'))),

@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { SELECT_NHI, READ_BASIC_PROFILE } from '../../src/card/apdu.js';
+import { READ_BASIC_PROFILE, READ_CARD_DATA, SELECT_NHI } from '../../src/card/apdu.js';
+import { READ_PROFILE_PLAN, readProfile } from '../../src/card/operations.js';
 import { loadCardAddon, openCardReaders } from '../../src/pcsc/index.js';
 import { startTestBed } from '../bed/testbed.js';
 import { loadProfile } from '../helpers/profiles.js';
 
 const bed = await startTestBed();
 t.teardown(() => bed.stop());
-const card = bed.card(loadProfile('chen'));
+const chen = loadProfile('chen');
+const card = bed.card(chen);
 await card.insert();
 const readers = openCardReaders();
 t.teardown(() => readers.close());
@@ -38,4 +40,47 @@ t.test("another program's APDU waits until our multi-APDU operation is over", as
   await said('done');
   t.match(out, /done/);
   t.same(card.log, ['A404', 'CA11', '8400'], 'the other APDU came after our whole operation');
+});
+
+// A plan goes to the card in the same call as SCardBeginTransaction; the card's
+// log shows what reached it, and how often.
+t.test('planned APDUs reach the card once, and the operation gets their answers', async (t) => {
+  await readers.withCard(async (tx) => tx(SELECT_NHI));
+  card.log.length = 0;
+  const profile = await readers.withCard(readProfile, { plan: READ_PROFILE_PLAN });
+  t.equal(profile.idNo, chen.idNo);
+  t.same(card.log, ['A404', 'CA11', 'CA24'], 'no APDU sent twice');
+});
+
+t.test('the plan is sent ahead: an operation that leaves it gets live answers', async (t) => {
+  card.log.length = 0;
+  const answer = await readers.withCard(
+    async (tx) => {
+      await tx(SELECT_NHI);
+      return tx(READ_CARD_DATA);
+    },
+    { plan: READ_PROFILE_PLAN },
+  );
+  t.equal(answer.subarray(-2).toString('hex'), '9000');
+  t.equal(answer.subarray(0, 1).toString('latin1'), chen.mark);
+  t.same(card.log, ['A404', 'CA11', 'CA24', 'CA24'], 'the whole plan, then the live READ CARD DATA');
+});
+
+t.test('the plan stops at the first answer that is not 9000', async (t) => {
+  card.failures.set('00CA11', 0x6982);
+  t.teardown(() => card.failures.clear());
+  card.log.length = 0;
+  await t.rejects(readers.withCard(readProfile, { plan: READ_PROFILE_PLAN }), { code: '8011' });
+  t.same(card.log, ['A404', 'CA11'], 'READ CARD DATA never sent');
+});
+
+t.test('a T=0 card answering 61xx: the plan stops there and GET RESPONSE goes live', async (t) => {
+  card.t0Style = '61';
+  t.teardown(() => {
+    card.t0Style = undefined;
+  });
+  card.log.length = 0;
+  const profile = await readers.withCard(readProfile, { plan: READ_PROFILE_PLAN });
+  t.equal(profile.name, chen.name);
+  t.same(card.log, ['A404', 'CA11', 'C000', 'CA24', 'C000']);
 });

@@ -7,11 +7,16 @@
  * shared mode, begin/end a transaction, transmit, disconnect. Reader and card
  * monitoring stay with pcsclite. Every PC/SC call runs on libuv's thread pool
  * (they block); callers serialize calls on one connection.
+ *
+ * beginTransaction can also send the caller's planned APDUs in the same
+ * thread-pool job: each hop between the thread pool and the event loop costs
+ * as much as a card round trip on a fast reader, and a GetBasic is four.
  */
 #include <node_api.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdbool.h>
 
 #ifdef _WIN32
 #include <winscard.h>
@@ -30,6 +35,9 @@
 
 #define MAX_RESPONSE 4096
 #define MAX_APDU 4096
+#define MAX_PLAN 8
+#define SW_OK_1 0x90
+#define SW_OK_2 0x00
 
 typedef struct {
   SCARDCONTEXT context;
@@ -41,6 +49,13 @@ typedef struct {
 typedef enum { OP_CONNECT, OP_BEGIN, OP_END, OP_TRANSMIT, OP_DISCONNECT } op_t;
 
 typedef struct {
+  unsigned char *apdu;
+  size_t apdu_len;
+  unsigned char *response;
+  DWORD response_len;
+} planned_t;
+
+typedef struct {
   op_t op;
   connection_t *conn;
   char *reader;
@@ -49,6 +64,10 @@ typedef struct {
   unsigned char response[MAX_RESPONSE];
   DWORD response_len;
   LONG rv;
+  planned_t plan[MAX_PLAN];
+  size_t plan_len;
+  /* Planned APDUs answered, the last one possibly with a status other than 9000. */
+  size_t plan_done;
   const char *call;
   napi_deferred deferred;
   napi_async_work work;
@@ -75,6 +94,27 @@ static void finalize_connection(napi_env env, void *data, void *hint) {
   free(conn);
 }
 
+static const SCARD_IO_REQUEST *pci_of(connection_t *conn) {
+  return conn->protocol == SCARD_PROTOCOL_T1 ? SCARD_PCI_T1 : SCARD_PCI_T0;
+}
+
+/*
+ * Sends planned APDUs until one is not answered 9000 or fails: exactly the
+ * prefix a caller that stops at the first unexpected answer would send. A
+ * failed transmit is not reported here; the caller sends that APDU itself
+ * and meets the error where it expects it.
+ */
+static void run_plan(request_t *req) {
+  connection_t *conn = req->conn;
+  for (size_t i = 0; i < req->plan_len; i++) {
+    planned_t *p = &req->plan[i];
+    p->response_len = MAX_RESPONSE;
+    if (SCardTransmit(conn->card, pci_of(conn), p->apdu, (DWORD)p->apdu_len, NULL, p->response, &p->response_len) != SCARD_S_SUCCESS) return;
+    req->plan_done = i + 1;
+    if (p->response_len < 2 || p->response[p->response_len - 2] != SW_OK_1 || p->response[p->response_len - 1] != SW_OK_2) return;
+  }
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   request_t *req = (request_t *)data;
@@ -95,6 +135,7 @@ static void execute(napi_env env, void *data) {
     case OP_BEGIN:
       req->call = "SCardBeginTransaction";
       req->rv = conn->open ? SCardBeginTransaction(conn->card) : (LONG)SCARD_E_INVALID_HANDLE;
+      if (req->rv == SCARD_S_SUCCESS) run_plan(req);
       return;
     case OP_END:
       req->call = "SCardEndTransaction";
@@ -106,9 +147,8 @@ static void execute(napi_env env, void *data) {
         req->rv = (LONG)SCARD_E_INVALID_HANDLE;
         return;
       }
-      const SCARD_IO_REQUEST *pci = conn->protocol == SCARD_PROTOCOL_T1 ? SCARD_PCI_T1 : SCARD_PCI_T0;
       req->response_len = MAX_RESPONSE;
-      req->rv = SCardTransmit(conn->card, pci, req->apdu, (DWORD)req->apdu_len, NULL, req->response, &req->response_len);
+      req->rv = SCardTransmit(conn->card, pci_of(conn), req->apdu, (DWORD)req->apdu_len, NULL, req->response, &req->response_len);
       return;
     }
     case OP_DISCONNECT:
@@ -122,6 +162,15 @@ static void execute(napi_env env, void *data) {
       conn->open = 0;
       return;
   }
+}
+
+static void free_request(request_t *req) {
+  for (size_t i = 0; i < req->plan_len; i++) {
+    free(req->plan[i].apdu);
+    free(req->plan[i].response);
+  }
+  free(req->reader);
+  free(req);
 }
 
 static void complete(napi_env env, napi_status status, void *data) {
@@ -139,6 +188,14 @@ static void complete(napi_env env, napi_status status, void *data) {
     if (req->op == OP_TRANSMIT) {
       void *copy;
       napi_create_buffer_copy(env, req->response_len, req->response, &copy, &result);
+    } else if (req->op == OP_BEGIN) {
+      napi_create_array_with_length(env, req->plan_done, &result);
+      for (size_t i = 0; i < req->plan_done; i++) {
+        napi_value buffer;
+        void *copy;
+        napi_create_buffer_copy(env, req->plan[i].response_len, req->plan[i].response, &copy, &buffer);
+        napi_set_element(env, result, (uint32_t)i, buffer);
+      }
     } else if (req->op == OP_CONNECT) {
       napi_get_reference_value(env, req->conn_ref, &result);
     } else {
@@ -148,8 +205,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   }
   if (req->conn_ref) napi_delete_reference(env, req->conn_ref);
   napi_delete_async_work(env, req->work);
-  free(req->reader);
-  free(req);
+  free_request(req);
 }
 
 static napi_value queue(napi_env env, request_t *req, napi_value conn_obj) {
@@ -193,6 +249,31 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   return queue(env, req, external);
 }
 
+/* Copies the planned APDUs; an undefined plan is an empty one. */
+static int read_plan(napi_env env, request_t *req, napi_value plan) {
+  napi_valuetype type;
+  if (napi_typeof(env, plan, &type) != napi_ok) return 0;
+  if (type == napi_undefined) return 1;
+  bool is_array = false;
+  uint32_t count = 0;
+  if (napi_is_array(env, plan, &is_array) != napi_ok || !is_array) return 0;
+  if (napi_get_array_length(env, plan, &count) != napi_ok || count > MAX_PLAN) return 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    void *data;
+    size_t length;
+    if (napi_get_element(env, plan, i, &element) != napi_ok) return 0;
+    if (napi_get_buffer_info(env, element, &data, &length) != napi_ok || length == 0 || length > MAX_APDU) return 0;
+    planned_t *p = &req->plan[req->plan_len++];
+    p->apdu = malloc(length);
+    p->response = malloc(MAX_RESPONSE);
+    if (!p->apdu || !p->response) return 0;
+    memcpy(p->apdu, data, length);
+    p->apdu_len = length;
+  }
+  return 1;
+}
+
 static napi_value simple(napi_env env, napi_callback_info info, op_t op) {
   size_t argc = 2;
   napi_value argv[2];
@@ -216,6 +297,11 @@ static napi_value simple(napi_env env, napi_callback_info info, op_t op) {
     }
     memcpy(req->apdu, data, length);
     req->apdu_len = length;
+  }
+  if (op == OP_BEGIN && argc >= 2 && !read_plan(env, req, argv[1])) {
+    free_request(req);
+    napi_throw_type_error(env, NULL, "beginTransaction(connection, plan) needs an array of at most 8 Buffers of 1..4096 bytes");
+    return NULL;
   }
   return queue(env, req, argv[0]);
 }
