@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestBed } from '../test/bed/testbed.js';
@@ -31,6 +32,27 @@ function floor(readerName: string, script = 'bench/floor.ts'): Promise<number[]>
     child.stdout.on('data', (c) => (out += c));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as number[]) : reject(new Error(`floor exited ${code}`))));
   });
+}
+
+/** The served floor: one round per request over loopback TCP, timed here like a WSS round trip. */
+async function servedFloor(readerName: string): Promise<number[]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/floor.ts', readerName, '0', 'served'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+    child.once('exit', (code) => reject(new Error(`served floor exited ${code}`)));
+  });
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise((r) => socket.once('connect', r));
+  const times: number[] = [];
+  for (let i = 0; i < ROUNDS + 20; i++) {
+    const t0 = now();
+    socket.write('g');
+    await new Promise((r) => socket.once('data', r));
+    if (i >= 20) times.push(now() - t0);
+  }
+  socket.destroy();
+  await new Promise((r) => child.once('exit', r));
+  return times;
 }
 
 /** The daemon as users run it: its own process, the built CLI. */
@@ -67,6 +89,7 @@ try {
 
   const floorTimes = await floor(bed.readerName(0));
   const txFloorTimes = await floor(bed.readerName(0), 'bench/floor-transactions.ts');
+  const servedFloorTimes = await servedFloor(bed.readerName(0));
 
   // The certificate is made once at install time; cold start is measured with it in place.
   const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-bench-'));
@@ -116,6 +139,8 @@ try {
   console.log(`p50 ratio              ${ratio.toFixed(2)}  (target ≤ 1.5)`);
   console.log(`floor in a transaction p50 ${ms(pct(txFloorTimes, 50))}  p95 ${ms(pct(txFloorTimes, 95))}  (the same APDUs in a transaction, in one call, as the daemon sends them)`);
   console.log(`p50 ratio to that      ${(pct(wss, 50) / pct(txFloorTimes, 50)).toFixed(2)}`);
+  console.log(`floor served on request p50 ${ms(pct(servedFloorTimes, 50))}  p95 ${ms(pct(servedFloorTimes, 95))}  (the pcsclite APDUs, each round woken by one byte over loopback TCP, as a page's frame wakes the daemon)`);
+  console.log(`p50 ratio to that      ${(pct(wss, 50) / pct(servedFloorTimes, 50)).toFixed(2)}`);
   console.log(`${CLIENTS} clients × ${PER_CLIENT} GetBasic: ${((CLIENTS * PER_CLIENT) / elapsed).toFixed(0)} req/s, errors ${errors}, wrong answers ${wrong}  (target 0, 0)`);
   console.log(`cold start to first accepted connection ${ms(coldMs)}  (target ≤ 1000 ms)`);
   console.log(`idle RSS ${rssMbValue.toFixed(1)} MB  (target ≤ 80 MB)`);

@@ -88,9 +88,10 @@ function pcsclitePort(reader: PcscliteReader): ReaderPort {
 
 /**
  * Card I/O through our own addon, which has PC/SC transactions and sends a
- * plan of APDUs in one thread-pool job. Ending a
- * transaction does not hold up the reply to the page: the next call on this
- * connection waits for it instead, so calls still never overlap.
+ * plan of APDUs in one thread-pool job. Ending a transaction does not hold up
+ * the reply to the page: it is queued once the reply has been written (next
+ * event-loop turn), and the next call on this connection waits for it, so
+ * calls still never overlap.
  */
 function transactionalPort(addon: CardAddon, name: string): ReaderPort {
   let conn: CardConnection | undefined;
@@ -116,7 +117,7 @@ function transactionalPort(addon: CardAddon, name: string): ReaderPort {
     beginTransaction: async (plan) => addon.beginTransaction(await open(), plan),
     endTransaction: async () => {
       const c = await open();
-      ending = addon.endTransaction(c).catch(() => undefined);
+      ending = new Promise((resolve) => setImmediate(() => void addon.endTransaction(c).catch(() => undefined).then(resolve)));
     },
   };
 }
