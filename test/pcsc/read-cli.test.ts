@@ -105,18 +105,35 @@ t.test('no PC/SC service: 7001 with what to install', async (t) => {
   t.match(r.stderr, /error 7001: .*pcscd/);
 });
 
+/** Environment for a child process in which these modules fail to load. */
+const hiding = (modules: string) => ({
+  NODE_OPTIONS: `--require ${new URL('../fixtures/hide-modules.cjs', import.meta.url).pathname}`,
+  HIDE_MODULES: modules,
+});
+
+t.test('card-connection addon missing: read still works, through pcsclite alone', async (t) => {
+  const card = bed.card(chen);
+  await card.insert();
+  t.teardown(() => card.remove());
+  const r = await runCli(['read', '--json'], hiding('nhiicc-pcsc-card'));
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).id_no, chen.idNo);
+  t.same(card.log.slice(-3), ['A404', 'CA11', 'CA24']);
+  const doctor = await runCli(['doctor', '--json'], hiding('nhiicc-pcsc-card'));
+  const check = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'card-transactions');
+  t.match(check, { state: 'info', summary: /without PC\/SC transactions/ }, 'the addon really was hidden, and doctor says so');
+});
+
 t.test('pcsclite addon missing: the CLI still runs and answers 7001 with what to install', async (t) => {
-  const preload = new URL('../fixtures/no-pcsclite.cjs', import.meta.url).pathname;
-  const r = await runCli(['read'], { NODE_OPTIONS: `--require ${preload}` });
+  const r = await runCli(['read'], hiding('pcsclite'));
   t.equal(r.code, 1);
   t.match(r.stderr, /^nhiicc: error 7001: .*pcsclite native addon could not be loaded.*libpcsclite/);
 });
 
 t.test('pcsclite addon missing: the service still starts and pages get 7001', async (t) => {
-  const preload = new URL('../fixtures/no-pcsclite.cjs', import.meta.url).pathname;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-noaddon-'));
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--config-dir', dir], {
-    env: { ...process.env, NODE_OPTIONS: `--require ${preload}` },
+    env: { ...process.env, ...hiding('pcsclite') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.teardown(() => {
