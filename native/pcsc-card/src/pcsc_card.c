@@ -9,8 +9,9 @@
  * (they block); callers serialize calls on one connection.
  *
  * beginTransaction can also send the caller's planned APDUs in the same
- * thread-pool job: each hop between the thread pool and the event loop costs
- * as much as a card round trip on a fast reader, and a GetBasic is four.
+ * thread-pool job: each hop between the thread pool and the event loop is a
+ * thread wake-up, which on a small or virtualized machine costs about as much
+ * as an APDU to a fast reader; a GetBasic used to make four.
  */
 #include <node_api.h>
 #include <stdlib.h>
