@@ -8,11 +8,24 @@ import vm from 'node:vm';
 import t from 'tap';
 import { buildMsi } from '../../installers/windows/build.js';
 import { buildRpm } from '../../installers/rpm/build.js';
+import { SERVICE_NODE_OPTIONS } from '../../src/server/service-node-options.js';
 import { have, parseUnit, REPO, run } from './helpers.js';
 
 const UNIT = path.join(REPO, 'systemd', 'nhiicc.service');
 const RULE = path.join(REPO, 'installers', 'linux', '60-nhiicc-pcscd.rules');
 const PLIST = path.join(REPO, 'launchd', 'tw.nhiicc.plist');
+
+t.test('every service definition starts node with the service node options, before the app', async (t) => {
+  const definitions: Record<string, string> = {
+    'systemd/nhiicc.service': fs.readFileSync(UNIT, 'utf8'),
+    'launchd/tw.nhiicc.plist': fs.readFileSync(PLIST, 'utf8').replace(/<\/string>\s*<string>/g, ' '),
+    'installers/windows/service/NhiiccService.cs': fs.readFileSync(path.join(REPO, 'installers', 'windows', 'service', 'NhiiccService.cs'), 'utf8'),
+    'package.json start': JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start,
+  };
+  for (const [name, text] of Object.entries(definitions)) {
+    for (const option of SERVICE_NODE_OPTIONS) t.match(text, new RegExp(`${option}[^\\n]*cli\\.js`), `${name}: ${option}`);
+  }
+});
 
 t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('systemd-analyze') ? false : 'systemd-analyze missing (apt-get install systemd)' }, async (t) => {
   // verify resolves ExecStart and the targets inside --root: a scratch root
@@ -38,7 +51,7 @@ t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('system
   const unit = parseUnit(fs.readFileSync(UNIT, 'utf8'));
   const one = (k: string) => unit.get(`Service.${k}`)?.join(' ');
   t.equal(one('User'), 'nhiicc', 'dedicated user');
-  t.match(one('ExecStart') ?? '', /^\/opt\/nhiicc\/bin\/node \/opt\/nhiicc\/app\/dist\/cli\.js serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
+  t.match(one('ExecStart') ?? '', /^\/opt\/nhiicc\/bin\/node --max-semi-space-size=1 \/opt\/nhiicc\/app\/dist\/cli\.js serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
   t.equal(one('Restart'), 'on-failure', 'restarts on failure');
   for (const [k, v] of Object.entries({
     NoNewPrivileges: 'yes',
@@ -79,7 +92,7 @@ t.test('launchd plist: parses and has the required keys', { skip: have('python3'
   t.equal(r.status, 0, 'plistlib parses it', { stderr: r.stderr });
   const plist = JSON.parse(r.stdout) as Record<string, unknown>;
   t.equal(plist.Label, 'tw.nhiicc');
-  t.same(plist.ProgramArguments, ['/usr/local/nhiicc/bin/node', '/usr/local/nhiicc/app/dist/cli.js', 'serve', '--config-dir', '/Library/Application Support/nhiicc']);
+  t.same(plist.ProgramArguments, ['/usr/local/nhiicc/bin/node', '--max-semi-space-size=1', '/usr/local/nhiicc/app/dist/cli.js', 'serve', '--config-dir', '/Library/Application Support/nhiicc']);
   t.equal(plist.KeepAlive, true);
   t.equal(plist.RunAtLoad, true);
   t.equal(plist.UserName, '_nhiicc', 'a dedicated user');
