@@ -3,9 +3,9 @@
  * SELECT + READ PROFILE + READ CARD DATA straight through pcsclite on an open
  * connection.
  *
- *   floor.ts READER ROUNDS         back to back; prints the round times (ms) as JSON
- *   floor.ts READER 0 served       one round per byte received on a loopback TCP
- *                                  connection, answered with one byte; prints the port
+ *   floor.ts READER loop     rounds back to back, driven by floor-rounds.ts
+ *   floor.ts READER served   one round per byte received on a loopback TCP
+ *                            connection, answered with one byte; prints the port
  *
  * The served mode is what any component answering a page pays before its own
  * protocol: the request wakes it up from idle, as a WebSocket frame wakes the
@@ -15,9 +15,9 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { READ_BASIC_PROFILE, READ_CARD_DATA, SELECT_NHI } from '../src/card/apdu.js';
+import { answerRoundRequests } from './floor-rounds.js';
 
-const [readerName = 'Virtual PCD 00 00', roundsText = '300', mode = 'loop'] = process.argv.slice(2);
-const rounds = Number(roundsText);
+const [readerName = 'Virtual PCD 00 00', mode = 'loop'] = process.argv.slice(2);
 
 const pcsc = createRequire(import.meta.url)('pcsclite')();
 pcsc.on('error', () => undefined); // close() cancels its status wait with an error
@@ -52,12 +52,5 @@ if (mode === 'served') {
   });
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as net.AddressInfo).port}\n`));
 } else {
-  const times: number[] = [];
-  for (let i = 0; i < rounds + 20; i++) {
-    const t0 = performance.now();
-    await round();
-    if (i >= 20) times.push(performance.now() - t0);
-  }
-  process.stdout.write(JSON.stringify(times));
-  await finish();
+  answerRoundRequests(round, finish);
 }
