@@ -4,8 +4,8 @@ import type { CardAccess } from '../../src/pcsc/card-readers.js';
 import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { type CardProfileJson, VirtualCard } from '../bed/virtual-card.js';
 import { loadProfile } from '../helpers/profiles.js';
-import { FakeSam, type FakeSamMode } from './fake-sam.js';
-import { codeOf, signValue } from './helpers.js';
+import { FakeSam } from './fake-sam.js';
+import { codeOf, FAILURE_MODES, signValue } from './helpers.js';
 
 /**
  * The SAM conversation against the fake SAM with the virtual card answering
@@ -60,18 +60,7 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
     t.ok(fake.verify(v, await hSign(card, v, opts)));
   });
 
-  const modes: Array<[FakeSamMode, string]> = [
-    ['silent', '8305'],
-    ['garbage', '8305'],
-    ['badServerKey', '8303'],
-    ['serviceDown', '8005'],
-    ['shortChallenge', '8005'],
-    ['closeMidExchange', '8005'],
-    ['silentAfterRequest', '8005'],
-    ['rejectCard', '8008'],
-    ['silentAfterAnswer', '8008'],
-  ];
-  for (const [mode, code] of modes) {
+  for (const [mode, code] of FAILURE_MODES) {
     t.test(`${mode} → ${code}`, async (t) => {
       fake.mode = mode;
       t.teardown(() => void (fake.mode = 'ok'));

@@ -5,8 +5,8 @@ import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { startTestBed } from '../bed/testbed.js';
 import { loadProfile } from '../helpers/profiles.js';
 import type { CardProfileJson } from '../bed/virtual-card.js';
-import { FakeSam, type FakeSamMode } from './fake-sam.js';
-import { codeOf, signValue } from './helpers.js';
+import { FakeSam } from './fake-sam.js';
+import { codeOf, FAILURE_MODES, signValue } from './helpers.js';
 
 /** hSign through real pcscd + vpcd with a virtual card, against the fake SAM. */
 
@@ -48,17 +48,7 @@ t.test('H_Sign through the real PC/SC stack', async (t) => {
     t.comment(`hSign took ${Date.now() - started} ms`);
   });
 
-  const modes: Array<[FakeSamMode, string]> = [
-    ['silent', '8305'],
-    ['garbage', '8305'],
-    ['serviceDown', '8005'],
-    ['shortChallenge', '8005'],
-    ['closeMidExchange', '8005'],
-    ['silentAfterRequest', '8005'],
-    ['rejectCard', '8008'],
-    ['silentAfterAnswer', '8008'],
-  ];
-  for (const [mode, code] of modes) {
+  for (const [mode, code] of FAILURE_MODES) {
     t.test(`${mode} → ${code}`, async (t) => {
       fake.mode = mode;
       const started = Date.now();
