@@ -117,7 +117,9 @@ function transactionalPort(addon: CardAddon, name: string): ReaderPort {
     beginTransaction: async (plan) => addon.beginTransaction(await open(), plan),
     endTransaction: async () => {
       const c = await open();
-      ending = new Promise((resolve) => setImmediate(() => void addon.endTransaction(c).catch(() => undefined).then(resolve)));
+      ending = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => addon.endTransaction(c))
+        .catch(() => undefined);
     },
   };
 }
