@@ -30,7 +30,8 @@ async function step(transmit: Transmit, apdu: Buffer, code: NhiCode, what: strin
  * equal to what its operation sends.
  */
 export const READ_PROFILE_PLAN: readonly Buffer[] = [SELECT_NHI, READ_BASIC_PROFILE, READ_CARD_DATA];
-export const READ_ID_AND_RANDOM_PLAN: readonly Buffer[] = [SELECT_NHI, READ_CARD_ID, GET_CARD_RANDOM];
+export const READ_CARD_ID_PLAN: readonly Buffer[] = [SELECT_NHI, READ_CARD_ID];
+export const READ_ID_AND_RANDOM_PLAN: readonly Buffer[] = [...READ_CARD_ID_PLAN, GET_CARD_RANDOM];
 
 export async function selectNhi(transmit: Transmit): Promise<void> {
   await step(transmit, SELECT_NHI, '7004', 'SELECT of the NHI applet');
@@ -47,10 +48,15 @@ export async function readProfile(transmit: Transmit): Promise<CardProfile> {
   return { ...basic, mark };
 }
 
+/** The card id (its card number), which EnCrypt's key is made from (PROTOCOL.md §5). */
+export async function readCardId(transmit: Transmit): Promise<Buffer> {
+  await selectNhi(transmit);
+  return parseCardId(await step(transmit, READ_CARD_ID, '8001', 'reading the card id'));
+}
+
 /** Card id and card random, the card's half of the SAM exchange (PROTOCOL.md §6). */
 export async function readIdAndRandom(transmit: Transmit): Promise<{ cardId: Buffer; random: Buffer }> {
-  await selectNhi(transmit);
-  const cardId = parseCardId(await step(transmit, READ_CARD_ID, '8001', 'reading the card id'));
+  const cardId = await readCardId(transmit);
   const random = parseCardRandom(await step(transmit, GET_CARD_RANDOM, '8002', 'reading the card random'));
   return { cardId, random };
 }

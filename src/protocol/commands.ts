@@ -2,9 +2,9 @@ import crypto from 'node:crypto';
 import { codeOf, NhiError, type NhiCode } from '../card/errors.js';
 import {
   type CardProfile,
-  READ_ID_AND_RANDOM_PLAN,
+  READ_CARD_ID_PLAN,
   READ_PROFILE_PLAN,
-  readIdAndRandom,
+  readCardId,
   readProfile,
 } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
@@ -51,7 +51,7 @@ export function randomDigits(count = 16): string {
 }
 
 const readCardNo = (ctx: CommandContext) =>
-  ctx.card.withCard(async (tx) => (await readIdAndRandom(tx)).cardId.toString('latin1'), { plan: READ_ID_AND_RANDOM_PLAN });
+  ctx.card.withCard(async (tx) => (await readCardId(tx)).toString('latin1'), { plan: READ_CARD_ID_PLAN });
 const readCardProfile = (ctx: CommandContext) => ctx.card.withCard(readProfile, { plan: READ_PROFILE_PLAN });
 
 const HANDLERS: Record<string, Handler> = {

@@ -1,5 +1,12 @@
 import t from 'tap';
-import { READ_ID_AND_RANDOM_PLAN, READ_PROFILE_PLAN, readIdAndRandom, readProfile } from '../../src/card/operations.js';
+import {
+  READ_CARD_ID_PLAN,
+  READ_ID_AND_RANDOM_PLAN,
+  READ_PROFILE_PLAN,
+  readCardId,
+  readIdAndRandom,
+  readProfile,
+} from '../../src/card/operations.js';
 import { type CardProfileJson, VirtualCard } from '../bed/virtual-card.js';
 import profile from '../fixtures/card-chen.json' with { type: 'json' };
 
@@ -22,4 +29,8 @@ t.test('readProfile sends exactly READ_PROFILE_PLAN', async (t) => {
 
 t.test('readIdAndRandom sends exactly READ_ID_AND_RANDOM_PLAN', async (t) => {
   t.same(await recorded(readIdAndRandom), hex(READ_ID_AND_RANDOM_PLAN));
+});
+
+t.test('readCardId sends exactly READ_CARD_ID_PLAN', async (t) => {
+  t.same(await recorded(readCardId), hex(READ_CARD_ID_PLAN));
 });

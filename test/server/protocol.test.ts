@@ -58,7 +58,9 @@ t.test('EnCrypt: password length 6..12 else 8009; the reply decrypts to the pass
   t.equal(await ask(ws, 'EnCrypt?Pwd=1234567890123'), '8009');
   for (const pwd of ['123456', 'abcDEF123456', 'Pa55word']) {
     const before = new Date();
+    card.log.length = 0;
     const reply = await ask(ws, `EnCrypt?Pwd=${pwd}`);
+    t.same(card.log.filter((c) => c !== 'A404'), ['CA00'], 'reads the card id and nothing more');
     const after = new Date();
     t.match(reply, /^EnCrypt:[0-9A-F]+$/);
     const hex = reply.slice('EnCrypt:'.length);
