@@ -1,29 +1,25 @@
 /**
  * A second floor for `npm run bench`: the same APDUs through our card addon
- * as the daemon sends them, inside a PC/SC transaction, in one call with
- * SCardBeginTransaction (the plan), the end not awaited before the next
- * round's begin. The plain pcsclite floor cannot hold other programs off the
- * card; this one shows what that guarantee costs by itself. Driven by
- * floor-rounds.ts.
+ * and its port exactly as the daemon sends them (src/pcsc/transactional-port.ts):
+ * the whole plan in one call, inside a PC/SC transaction that rounds back to
+ * back share. Beside the pcsclite floor it shows what our addon path costs by
+ * itself. Driven by floor-rounds.ts.
  */
-import { createRequire } from 'node:module';
 import { READ_PROFILE_PLAN } from '../src/card/operations.js';
+import { loadCardAddon, transactionalPort } from '../src/pcsc/transactional-port.js';
 import { answerRoundRequests } from './floor-rounds.js';
 
 const [readerName = 'Virtual PCD 00 00'] = process.argv.slice(2);
-const card = createRequire(import.meta.url)('nhiicc-pcsc-card');
-const conn = await card.connect(readerName);
-let ending: Promise<void> = Promise.resolve();
+const port = transactionalPort(loadCardAddon()!, readerName);
+await port.connect();
 answerRoundRequests(
   async () => {
-    await ending;
-    const answers: Buffer[] = await card.beginTransaction(conn, READ_PROFILE_PLAN);
+    const answers = await port.beginTransaction(READ_PROFILE_PLAN);
+    await port.endTransaction();
     if (answers.length !== READ_PROFILE_PLAN.length) throw new Error(`the plan stopped after ${answers.length} APDUs`);
-    ending = card.endTransaction(conn);
   },
   async () => {
-    await ending;
-    await card.disconnect(conn);
+    await port.disconnect();
     process.exit(0);
   },
 );

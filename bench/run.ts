@@ -187,7 +187,7 @@ try {
   console.log(`GetBasic over WSS      p50 ${ms(pct(wss, 50))}  p95 ${ms(pct(wss, 95))}  (${wss.length} rounds, in ${BLOCKS} blocks interleaved with the floors)`);
   console.log(`floor (pcsclite APDUs) p50 ${ms(pct(floorTimes, 50))}  p95 ${ms(pct(floorTimes, 95))}`);
   console.log(`p50 ratio              ${ratio.toFixed(2)}  (target ≤ 1.5)`);
-  console.log(`floor in a transaction p50 ${ms(pct(txFloorTimes, 50))}  p95 ${ms(pct(txFloorTimes, 95))}  (the same APDUs in a transaction, in one call, as the daemon sends them)`);
+  console.log(`floor through our addon p50 ${ms(pct(txFloorTimes, 50))}  p95 ${ms(pct(txFloorTimes, 95))}  (the same APDUs in one call inside a held transaction, as the daemon sends them back to back)`);
   console.log(`p50 ratio to that      ${(pct(wss, 50) / pct(txFloorTimes, 50)).toFixed(2)}`);
   console.log(`floor served on request p50 ${ms(pct(servedFloorTimes, 50))}  p95 ${ms(pct(servedFloorTimes, 95))}  (the pcsclite APDUs, each round woken by one byte over loopback TCP, as a page's frame wakes the daemon)`);
   console.log(`p50 ratio to that      ${(pct(wss, 50) / pct(servedFloorTimes, 50)).toFixed(2)}`);

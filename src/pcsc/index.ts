@@ -1,7 +1,7 @@
 import { CardReaders, type CardReadersOptions } from './card-readers.js';
 import { openPcscliteContext } from './pcsclite-binding.js';
 
-export { loadCardAddon } from './pcsclite-binding.js';
+export { loadCardAddon } from './transactional-port.js';
 
 export * from './card-readers.js';
 export * from './port.js';

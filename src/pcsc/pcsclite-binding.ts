@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { ContextListener, OpenContext, PcscContext, ReaderPort } from './port.js';
 import { PcscUnavailableError, scardCodeOf, SCARD_E_NO_SERVICE } from './port.js';
+import { loadCardAddon, transactionalPort } from './transactional-port.js';
 
 type Pcsclite = typeof import('pcsclite');
 type PcscliteContext = ReturnType<Pcsclite>;
@@ -9,33 +10,6 @@ type PcscliteReader = Parameters<Parameters<PcscliteContext['on']>[1]>[0] & {
 };
 
 let loaded: Pcsclite | Error | undefined;
-
-type CardConnection = object;
-interface CardAddon {
-  connect(reader: string): Promise<CardConnection>;
-  transmit(conn: CardConnection, apdu: Buffer): Promise<Buffer>;
-  beginTransaction(conn: CardConnection, plan?: readonly Buffer[]): Promise<Buffer[]>;
-  endTransaction(conn: CardConnection): Promise<void>;
-  disconnect(conn: CardConnection): Promise<void>;
-}
-
-let cardAddon: CardAddon | null | undefined;
-
-/**
- * Our own addon (native/pcsc-card) carries the card I/O when it is built, for
- * the PC/SC transactions pcsclite lacks; without it, pcsclite does the I/O and
- * only this process's own queue keeps APDU sequences together.
- */
-export function loadCardAddon(): CardAddon | null {
-  if (cardAddon === undefined) {
-    try {
-      cardAddon = createRequire(import.meta.url)('nhiicc-pcsc-card') as CardAddon;
-    } catch {
-      cardAddon = null;
-    }
-  }
-  return cardAddon;
-}
 
 /** The addon is loaded lazily so a machine without it still starts (7001). */
 function loadAddon(): Pcsclite {
@@ -83,44 +57,6 @@ function pcsclitePort(reader: PcscliteReader): ReaderPort {
       }),
     beginTransaction: async () => [],
     endTransaction: async () => undefined,
-  };
-}
-
-/**
- * Card I/O through our own addon, which has PC/SC transactions and sends a
- * plan of APDUs in one thread-pool job. Ending a transaction does not hold up
- * the reply to the page: it is queued once the reply has been written (next
- * event-loop turn), and the next call on this connection waits for it, so
- * calls still never overlap.
- */
-function transactionalPort(addon: CardAddon, name: string): ReaderPort {
-  let conn: CardConnection | undefined;
-  let ending: Promise<void> = Promise.resolve();
-  const open = async () => {
-    await ending;
-    if (!conn) throw new Error('SCardTransmit failed: not connected (0x80100003)');
-    return conn;
-  };
-  return {
-    name,
-    connect: async () => {
-      await ending;
-      conn ??= await addon.connect(name);
-    },
-    transmit: async (apdu) => addon.transmit(await open(), apdu),
-    disconnect: async () => {
-      await ending;
-      const c = conn;
-      conn = undefined;
-      if (c) await addon.disconnect(c).catch(() => undefined);
-    },
-    beginTransaction: async (plan) => addon.beginTransaction(await open(), plan),
-    endTransaction: async () => {
-      const c = await open();
-      ending = new Promise<void>((resolve) => setImmediate(resolve))
-        .then(() => addon.endTransaction(c))
-        .catch(() => undefined);
-    },
   };
 }
 

@@ -19,6 +19,10 @@ export interface ReaderPort {
    * bindings that cannot batch return none.
    */
   beginTransaction(plan?: readonly Buffer[]): Promise<Buffer[]>;
+  /**
+   * The operation is over. The binding may keep the transaction a few
+   * milliseconds for an operation right behind; `disconnect` always ends it.
+   */
   endTransaction(): Promise<void>;
 }
 

@@ -11,7 +11,8 @@
  * beginTransaction can also send the caller's planned APDUs in the same
  * thread-pool job: each hop between the thread pool and the event loop is a
  * thread wake-up, which on a small or virtualized machine costs about as much
- * as an APDU to a fast reader; a GetBasic used to make four.
+ * as an APDU to a fast reader; a GetBasic used to make four. transmitPlan
+ * sends a plan alone, for a caller that still holds its transaction.
  */
 #include <node_api.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ typedef struct {
   int open;
 } connection_t;
 
-typedef enum { OP_CONNECT, OP_BEGIN, OP_END, OP_TRANSMIT, OP_DISCONNECT } op_t;
+typedef enum { OP_CONNECT, OP_BEGIN, OP_PLAN, OP_END, OP_TRANSMIT, OP_DISCONNECT } op_t;
 
 typedef struct {
   unsigned char *apdu;
@@ -138,6 +139,11 @@ static void execute(napi_env env, void *data) {
       req->rv = conn->open ? SCardBeginTransaction(conn->card) : (LONG)SCARD_E_INVALID_HANDLE;
       if (req->rv == SCARD_S_SUCCESS) run_plan(req);
       return;
+    case OP_PLAN:
+      req->call = "SCardTransmit";
+      req->rv = conn->open ? SCARD_S_SUCCESS : (LONG)SCARD_E_INVALID_HANDLE;
+      if (req->rv == SCARD_S_SUCCESS) run_plan(req);
+      return;
     case OP_END:
       req->call = "SCardEndTransaction";
       req->rv = conn->open ? SCardEndTransaction(conn->card, SCARD_LEAVE_CARD) : (LONG)SCARD_E_INVALID_HANDLE;
@@ -189,7 +195,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     if (req->op == OP_TRANSMIT) {
       void *copy;
       napi_create_buffer_copy(env, req->response_len, req->response, &copy, &result);
-    } else if (req->op == OP_BEGIN) {
+    } else if (req->op == OP_BEGIN || req->op == OP_PLAN) {
       napi_create_array_with_length(env, req->plan_done, &result);
       for (size_t i = 0; i < req->plan_done; i++) {
         napi_value buffer;
@@ -299,15 +305,16 @@ static napi_value simple(napi_env env, napi_callback_info info, op_t op) {
     memcpy(req->apdu, data, length);
     req->apdu_len = length;
   }
-  if (op == OP_BEGIN && argc >= 2 && !read_plan(env, req, argv[1])) {
+  if ((op == OP_BEGIN || op == OP_PLAN) && argc >= 2 && !read_plan(env, req, argv[1])) {
     free_request(req);
-    napi_throw_type_error(env, NULL, "beginTransaction(connection, plan) needs an array of at most 8 Buffers of 1..4096 bytes");
+    napi_throw_type_error(env, NULL, "a plan must be an array of at most 8 Buffers of 1..4096 bytes");
     return NULL;
   }
   return queue(env, req, argv[0]);
 }
 
 static napi_value js_begin(napi_env env, napi_callback_info info) { return simple(env, info, OP_BEGIN); }
+static napi_value js_plan(napi_env env, napi_callback_info info) { return simple(env, info, OP_PLAN); }
 static napi_value js_end(napi_env env, napi_callback_info info) { return simple(env, info, OP_END); }
 static napi_value js_transmit(napi_env env, napi_callback_info info) { return simple(env, info, OP_TRANSMIT); }
 static napi_value js_disconnect(napi_env env, napi_callback_info info) { return simple(env, info, OP_DISCONNECT); }
@@ -316,6 +323,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
     {"beginTransaction", NULL, js_begin, NULL, NULL, NULL, napi_default, NULL},
+    {"transmitPlan", NULL, js_plan, NULL, NULL, NULL, napi_default, NULL},
     {"endTransaction", NULL, js_end, NULL, NULL, NULL, napi_default, NULL},
     {"transmit", NULL, js_transmit, NULL, NULL, NULL, napi_default, NULL},
     {"disconnect", NULL, js_disconnect, NULL, NULL, NULL, napi_default, NULL},
