@@ -1,9 +1,8 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../tls/certificate-authority.js';
-import { CA_FILE, SERVER_CERT_FILE, SERVER_KEY_FILE } from '../tls/certificates.js';
+import { CA_FILE, certificateNames, normalizeName, SERVER_CERT_FILE, SERVER_KEY_FILE, sha256Fingerprint } from '../tls/certificates.js';
 import { findNssDatabases, NSS_STORE, nssNickname } from '../trust/nss.js';
 import { COMMAND_NOT_FOUND, type Runner } from '../trust/runner.js';
 import { caInfo, type CaInfo, type TrustContext } from '../trust/trust-store.js';
@@ -55,8 +54,8 @@ export function certificateCheck(dir: string, files: CertificateFiles, now: Date
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
   const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
-  const names = subjectAltNames(cert);
-  const details = { dir, notAfter: notAfter.toISOString(), daysLeft, names, sha256: fingerprint(cert) };
+  const names = certificateNames(cert);
+  const details = { dir, notAfter: notAfter.toISOString(), daysLeft, names, sha256: sha256Fingerprint(cert) };
   const until = notAfter.toISOString().slice(0, 10);
 
   if (now < notBefore) {
@@ -80,24 +79,6 @@ export function certificateCheck(dir: string, files: CertificateFiles, now: Date
     return failed(id, `unreadable ${SERVER_KEY_FILE} in ${dir}: ${(err as Error).message}`, renew, details);
   }
   return passed(id, `certificate in ${dir} valid until ${until} (${daysLeft} days) for ${EXPECTED_NAMES.join(', ')}`, details);
-}
-
-export function subjectAltNames(cert: X509Certificate): string[] {
-  if (!cert.subjectAltName) return [];
-  return cert.subjectAltName.split(', ').map((entry) => {
-    const m = /^(DNS|IP Address):(.*)$/.exec(entry);
-    return m ? normalizeName(m[2]!) : entry;
-  });
-}
-
-/** OpenSSL writes ::1 as 0:0:0:0:0:0:0:1. */
-function normalizeName(name: string): string {
-  if (net.isIPv6(name)) return new URL(`http://[${name}]/`).hostname.slice(1, -1);
-  return name.toLowerCase();
-}
-
-function fingerprint(cert: X509Certificate): string {
-  return cert.fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
 /**

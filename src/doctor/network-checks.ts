@@ -4,6 +4,7 @@ import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 import { hostsStatus, NHI_HOST, resolvesToLoopback } from '../hosts/hosts-file.js';
 import { PROTOCOL_VERSION } from '../protocol/commands.js';
+import { sha256Fingerprint } from '../tls/certificates.js';
 import type { Runner } from '../trust/runner.js';
 import { asAdmin, type Check, failed, passed } from './check.js';
 
@@ -87,7 +88,7 @@ function httpsGet(port: number, timeoutMs: number): Promise<PageResult> {
       (res) => {
         const socket = res.socket as import('node:tls').TLSSocket;
         const raw = socket.getPeerCertificate?.()?.raw;
-        const certSha256 = raw ? new X509Certificate(raw).fingerprint256.replace(/:/g, '').toLowerCase() : undefined;
+        const certSha256 = raw ? sha256Fingerprint(new X509Certificate(raw)) : undefined;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {

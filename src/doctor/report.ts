@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { LinuxBrowser } from '../browser-policy/linux-policy.js';
 import { loadCardAddon, openCardReaders } from '../pcsc/index.js';
+import { sha256Fingerprint } from '../tls/certificates.js';
 import type { Runner } from '../trust/runner.js';
 import { defaultTrustContext } from '../trust/trust.js';
 import type { TrustContext } from '../trust/trust-store.js';
@@ -64,7 +65,7 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
   const files = await readCertificateFiles(options.configDir);
   const serverSha256 = (() => {
     try {
-      return files.cert ? new X509Certificate(files.cert).fingerprint256.replace(/:/g, '').toLowerCase() : undefined;
+      return files.cert ? sha256Fingerprint(new X509Certificate(files.cert)) : undefined;
     } catch {
       return undefined;
     }

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES, VALIDITY_DAYS } from './server-names.js';
 
@@ -129,13 +130,36 @@ export function describePem(pem: string): CertificateDescription {
   return {
     subject: x.subject.replace(/\n/g, ', '),
     issuer: x.issuer.replace(/\n/g, ', '),
-    subjectAltNames: x.subjectAltName ? x.subjectAltName.split(', ') : [],
+    subjectAltNames: certificateNames(x),
     serialNumber: x.serialNumber.toLowerCase(),
-    sha256: x.fingerprint256.replace(/:/g, '').toLowerCase(),
+    sha256: sha256Fingerprint(x),
     sha1: x.fingerprint.replace(/:/g, '').toLowerCase(),
     notBefore: new Date(x.validFrom),
     notAfter: new Date(x.validTo),
   };
+}
+
+/**
+ * The certificate's names as a browser matches them (`localhost`, `::1`):
+ * OpenSSL prints them as `DNS:localhost` and `IP Address:0:0:0:0:0:0:0:1`.
+ */
+export function certificateNames(x: X509Certificate): string[] {
+  if (!x.subjectAltName) return [];
+  return x.subjectAltName.split(', ').map((entry) => {
+    const m = /^(DNS|IP Address):(.*)$/.exec(entry);
+    return m ? normalizeName(m[2]!) : entry;
+  });
+}
+
+/** Host names in lower case, IPv6 addresses in their short form. */
+export function normalizeName(name: string): string {
+  if (net.isIPv6(name)) return new URL(`http://[${name}]/`).hostname.slice(1, -1);
+  return name.toLowerCase();
+}
+
+/** The SHA-256 fingerprint in lower-case hex, as `cert status` and doctor show it. */
+export function sha256Fingerprint(x: X509Certificate): string {
+  return x.fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
 /** A line for the service log when the certificate needs renewing soon. */
