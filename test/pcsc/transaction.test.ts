@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { READ_BASIC_PROFILE, READ_CARD_DATA, SELECT_NHI } from '../../src/card/apdu.js';
 import { READ_PROFILE_PLAN, readProfile } from '../../src/card/operations.js';
 import { loadCardAddon, openCardReaders } from '../../src/pcsc/index.js';
-import { TRANSACTION_LINGER_MS } from '../../src/pcsc/transactional-port.js';
+import { type CardAddon, TRANSACTION_LINGER_MS, transactionalPort } from '../../src/pcsc/transactional-port.js';
 import { startTestBed } from '../bed/testbed.js';
 import { loadProfile } from '../helpers/profiles.js';
 
@@ -64,6 +64,27 @@ t.test('an operation queued right behind ours keeps the transaction; then the ot
   t.equal((await second).idNo, chen.idNo);
   await other.done();
   t.same(card.log, ['A404', 'CA11', 'A404', 'CA11', 'CA24', '8400'], 'the other APDU came after both operations');
+});
+
+t.test('through the real addon: back-to-back operations share one transaction, ended after the linger', async (t) => {
+  const addon = loadCardAddon()!;
+  const calls: string[] = [];
+  // Every call goes to the real addon; the wrapper only notes its name.
+  const names = ['connect', 'transmit', 'beginTransaction', 'transmitPlan', 'endTransaction', 'disconnect'] as const;
+  const spy = Object.fromEntries(
+    names.map((name) => [name, (...args: unknown[]) => (calls.push(name), (addon[name] as (...a: unknown[]) => unknown)(...args))]),
+  ) as unknown as CardAddon;
+  const port = transactionalPort(spy, bed.readerName(0));
+  t.teardown(() => port.disconnect());
+  await port.connect();
+  card.log.length = 0;
+  for (let i = 0; i < 2; i++) {
+    t.equal((await port.beginTransaction(READ_PROFILE_PLAN)).length, 3);
+    await port.endTransaction();
+  }
+  await new Promise((r) => setTimeout(r, TRANSACTION_LINGER_MS * 3));
+  t.same(calls, ['connect', 'beginTransaction', 'transmitPlan', 'endTransaction']);
+  t.same(card.log, ['A404', 'CA11', 'CA24', 'A404', 'CA11', 'CA24']);
 });
 
 // A plan goes to the card in the same call as SCardBeginTransaction; the card's
