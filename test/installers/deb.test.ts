@@ -70,12 +70,25 @@ t.test('.deb: install, serve a card over wss as the unit says, purge without lef
   const release = await acquireLock('port-7777');
   let bed: TestBed | undefined;
   let service: ChildProcess | undefined;
+  // `npm start` as root (README) keeps its certificate in /etc/nhiicc, the
+  // package's folder, which purge deletes: set it aside, put it back after.
+  const setAside = fs.existsSync('/etc/nhiicc') && !run('dpkg-query', ['-W', '-f', '${Status}', 'nhiicc']).stdout.includes('installed');
+  const aside = path.join(fs.mkdtempSync('/var/tmp/nhiicc-deb-test-'), 'nhiicc');
+  if (setAside) {
+    fs.renameSync('/etc/nhiicc', aside);
+    t.comment(`moved the existing /etc/nhiicc to ${aside} for this test; it is put back afterwards`);
+  }
   t.teardown(async () => {
     if (service && service.exitCode === null && service.signalCode === null) service.kill('SIGKILL');
     await bed?.stop();
     if (run('dpkg-query', ['-W', '-f', '${Status}', 'nhiicc']).stdout.includes('installed')) {
       run('apt-get', ['purge', '-y', 'nhiicc']);
     }
+    if (setAside) {
+      fs.rmSync('/etc/nhiicc', { recursive: true, force: true });
+      fs.renameSync(aside, '/etc/nhiicc');
+    }
+    fs.rmSync(path.dirname(aside), { recursive: true, force: true });
     release();
   });
 
