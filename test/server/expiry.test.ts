@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { CardAccess } from '../../src/pcsc/card-readers.js';
 import { makeCertificate } from '../doctor/helpers.js';
 import { serve } from '../helpers/served.js';
@@ -14,31 +14,25 @@ const noCard: CardAccess = {
   close: async () => undefined,
 };
 
-async function configWith(days: number): Promise<string> {
+/** The service's log after starting on a certificate with `days` left. */
+async function startupLog(t: Test, days: number): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-expiry-'));
   const c = await makeCertificate({ days });
   fs.writeFileSync(path.join(dir, 'ca.crt'), c.caPem);
   fs.writeFileSync(path.join(dir, 'server.crt'), c.certPem);
   fs.writeFileSync(path.join(dir, 'server.key'), c.keyPem, { mode: 0o600 });
-  return dir;
+  const served = await serve({ card: noCard, configDir: dir, logLevel: 'info' });
+  t.teardown(async () => {
+    await served.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return served.logText();
 }
 
 t.test('the service warns when its certificate expires within 30 days', async (t) => {
-  const dir = await configWith(10);
-  const served = await serve({ card: noCard, configDir: dir, logLevel: 'info' });
-  t.teardown(async () => {
-    await served.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  t.match(served.logText(), /"level":40[^\n]*expires on \d{4}-\d{2}-\d{2} \(9 days left\)[^\n]*cert renew/);
+  t.match(await startupLog(t, 10), /"level":40[^\n]*expires on \d{4}-\d{2}-\d{2} \(9 days left\)[^\n]*cert renew/);
 });
 
 t.test('no warning with more than 30 days left', async (t) => {
-  const dir = await configWith(60);
-  const served = await serve({ card: noCard, configDir: dir, logLevel: 'info' });
-  t.teardown(async () => {
-    await served.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  t.notMatch(served.logText(), /cert renew/);
+  t.notMatch(await startupLog(t, 60), /cert renew/);
 });
