@@ -1,6 +1,7 @@
 import dns from 'node:dns/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isLoopbackAddress } from '../util/loopback.js';
 
 export const NHI_HOST = 'iccert.nhi.gov.tw';
 export const HOSTS_MARKER = '# added by nhiicc';
@@ -13,15 +14,11 @@ export function defaultHostsFile(platform: NodeJS.Platform = process.platform, e
   return '/etc/hosts';
 }
 
-import { isLoopbackAddress as isLoopback } from '../util/loopback.js';
-
-export { isLoopback };
-
 /** True when every address the system resolver gives for `name` is loopback. */
 export async function resolvesToLoopback(name: string = NHI_HOST): Promise<boolean> {
   try {
     const addresses = await dns.lookup(name, { all: true });
-    return addresses.length > 0 && addresses.every((a) => isLoopback(a.address));
+    return addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address));
   } catch {
     return false;
   }
@@ -119,7 +116,7 @@ function isOurLine(content: string): boolean {
 
 function mapsToLoopback(content: string): boolean {
   const [address, ...names] = fields(content);
-  return address !== undefined && isLoopback(address) && names.map((n) => n.toLowerCase()).includes(NHI_HOST);
+  return address !== undefined && isLoopbackAddress(address) && names.map((n) => n.toLowerCase()).includes(NHI_HOST);
 }
 
 function fields(content: string): string[] {

@@ -4,9 +4,9 @@ import { createLogger, type Logger } from '../log.js';
 import { type CardAccess, loadCardAddon, openCardReaders } from '../pcsc/index.js';
 import { DEFAULT_SAM, hSign, parseSamEndpoint } from '../sam/h-sign.js';
 import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
+import { isLoopbackHost } from '../util/loopback.js';
 import { buildApp } from './app.js';
 import { readConfigFile } from './config-file.js';
-import { isLoopbackHost } from '../util/loopback.js';
 import { createOriginPolicy, normalizeOrigin } from './origin-policy.js';
 
 export interface ServeOptions {

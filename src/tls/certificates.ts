@@ -183,12 +183,9 @@ async function readIfExists(file: string): Promise<string | undefined> {
 /**
  * Creates the file with its final mode so a private key is never readable by
  * others, not even for an instant; an existing file is replaced, not reused,
- * because its old mode may be looser.
- */
-/**
- * Writes a fresh file with `mode`. A file it replaces keeps its owner, group
- * and group bits (never bits for others): an installer that let the service's
- * group read the key must not lose that on `nhiicc cert renew`.
+ * because its old mode may be looser. The file it replaces passes on its
+ * owner, group and group bits (never bits for others): an installer that let
+ * the service's group read the key must not lose that on `nhiicc cert renew`.
  */
 async function writeFileWithMode(file: string, content: string, mode: number): Promise<void> {
   const previous = await fs.stat(file).catch(() => undefined);

@@ -6,10 +6,10 @@ import {
   defaultHostsFile,
   hostsStatus,
   installHostsEntry,
-  isLoopback,
   resolvesToLoopback,
   uninstallHostsEntry,
 } from '../../src/hosts/hosts-file.js';
+import { isLoopbackAddress } from '../../src/util/loopback.js';
 
 const notResolving = async () => false;
 
@@ -85,11 +85,11 @@ t.test('a missing hosts file is one clear error', async (t) => {
 });
 
 t.test('loopback detection and defaults', async (t) => {
-  t.ok(isLoopback('127.0.0.1'));
-  t.ok(isLoopback('127.5.0.1'));
-  t.ok(isLoopback('::1'));
-  t.notOk(isLoopback('10.0.0.1'));
-  t.notOk(isLoopback('::2'));
+  t.ok(isLoopbackAddress('127.0.0.1'));
+  t.ok(isLoopbackAddress('127.5.0.1'));
+  t.ok(isLoopbackAddress('::1'));
+  t.notOk(isLoopbackAddress('10.0.0.1'));
+  t.notOk(isLoopbackAddress('::2'));
   t.ok(await resolvesToLoopback('localhost'), 'localhost resolves to loopback');
   t.notOk(await resolvesToLoopback('name.invalid'), 'unresolvable is not loopback');
   t.equal(defaultHostsFile('linux'), '/etc/hosts');
