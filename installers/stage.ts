@@ -36,7 +36,6 @@ export function buildApp(): void {
   if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js'))) throw new Error('dist/cli.js missing: the build failed');
 }
 
-/** Production dependencies as npm resolved them (no dev tools, no test deps). */
 /** Our transaction addon (native/pcsc-card), linked into node_modules by npm. */
 const CARD_ADDON = 'nhiicc-pcsc-card';
 
@@ -57,6 +56,7 @@ function stageCardAddon(from: string, to: string, sameOs: boolean, log: (line: s
   fs.copyFileSync(built, path.join(to, 'build', 'Release', 'pcsc_card.node'));
 }
 
+/** Production dependencies as npm resolved them (no dev tools, no test deps). */
 function productionPackages(): string[] {
   const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
     cwd: REPO,
