@@ -5,7 +5,7 @@ import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { type CardProfileJson, VirtualCard } from '../bed/virtual-card.js';
 import { loadProfile } from '../helpers/profiles.js';
 import { FakeSam } from './fake-sam.js';
-import { codeOf, FAILURE_MODES, signValue } from './helpers.js';
+import { codeOf, FAILURE_MODES, signValue as value } from './helpers.js';
 
 /**
  * The SAM conversation against the fake SAM with the virtual card answering
@@ -34,9 +34,6 @@ function memoryCard(profile: CardProfileJson): CardAccess & { uses: number } {
   };
   return access;
 }
-
-const value = signValue;
-
 
 t.test('H_Sign against the fake SAM, card in memory', async (t) => {
   const fake = await FakeSam.start({ cards: { [cardId]: chen.secret! } });

@@ -6,16 +6,13 @@ import { startTestBed } from '../bed/testbed.js';
 import { loadProfile } from '../helpers/profiles.js';
 import type { CardProfileJson } from '../bed/virtual-card.js';
 import { FakeSam } from './fake-sam.js';
-import { codeOf, FAILURE_MODES, signValue } from './helpers.js';
+import { codeOf, FAILURE_MODES, signValue as value } from './helpers.js';
 
 /** hSign through real pcscd + vpcd with a virtual card, against the fake SAM. */
 
 const chen = loadProfile('chen');
 const lin = loadProfile('hkscs');
 const idOf = (p: CardProfileJson) => p.cardId ?? p.cardNo;
-
-const value = signValue;
-
 
 const TIMEOUT = 500;
 /** The card's own APDUs cost ~40 ms each on a bed without the quick-ACK route. */
