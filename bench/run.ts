@@ -39,8 +39,8 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** A back-to-back floor in its own process (floor-rounds.ts); the virtual card stays in this one. */
-function loopFloor(script: string, readerName: string, mode: string[] = []): Series {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, readerName, ...mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+function loopFloor(script: string, readerName: string): Series {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, readerName], { stdio: ['pipe', 'pipe', 'inherit'] });
   const pending: Array<{ resolve: (times: number[]) => void; reject: (err: Error) => void }> = [];
   readline.createInterface({ input: child.stdout! }).on('line', (line) => pending.shift()?.resolve(JSON.parse(line) as number[]));
   child.on('exit', (code) => {
