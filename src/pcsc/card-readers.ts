@@ -26,6 +26,8 @@ export interface PcscStatus {
   available: boolean;
   /** Why PC/SC cannot be used, with what to install; set when unavailable. */
   reason?: string;
+  /** The PC/SC result code behind `reason`, when there is one (e.g. 0x8010006A: this user is not allowed). */
+  code?: number;
   readers: ReaderStatus[];
 }
 
@@ -34,6 +36,13 @@ export interface CardAccessOptions {
   reader?: string;
   /** The APDUs the operation will send if all goes well (card/operations.ts plans): sent in one go where the binding can. */
   plan?: readonly Buffer[];
+  /**
+   * Aborted when the caller no longer wants the result (its page went away,
+   * or its deadline passed): an operation not yet started never reaches the
+   * card; one in progress stops before its next APDU and releases the card.
+   * The promise then rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the protocol layer needs: one card, held for a whole operation. */
@@ -75,6 +84,7 @@ export class CardReaders implements CardAccess {
   private readonly events = new EventEmitter();
   private ctx: PcscContext | undefined;
   private unavailable: string | undefined;
+  private unavailableCode: number | undefined;
   private listed = false;
   /** Readers whose first card state has not arrived yet. */
   private pendingStatus = new Set<string>();
@@ -104,6 +114,7 @@ export class CardReaders implements CardAccess {
     return {
       available: this.ctx !== undefined,
       ...(this.unavailable !== undefined && this.ctx === undefined ? { reason: this.unavailable } : {}),
+      ...(this.unavailableCode !== undefined && this.ctx === undefined ? { code: this.unavailableCode } : {}),
       readers: [...this.readers.entries()].map(([name, r]) => ({
         name,
         cardPresent: r.present,
@@ -317,9 +328,11 @@ export class CardReaders implements CardAccess {
       this.ctx = this.open(listener);
       this.openedAt = Date.now();
       this.unavailable = undefined;
+      this.unavailableCode = undefined;
       this.listed = false;
     } catch (err) {
       this.unavailable = err instanceof PcscUnavailableError ? err.message : `PC/SC error: ${(err as Error).message}`;
+      this.unavailableCode = err instanceof PcscUnavailableError ? err.code : scardCodeOf(err);
       this.scheduleReopen(this.unavailable);
     }
   }

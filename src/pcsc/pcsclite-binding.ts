@@ -71,6 +71,7 @@ export const openPcscliteContext: OpenContext = (listener: ContextListener): Pcs
       code === SCARD_E_NO_SERVICE
         ? 'the PC/SC service is not running: install and start pcscd (Debian/Ubuntu: apt install pcscd)'
         : `PC/SC is not usable: ${(err as Error).message}`,
+      code,
     );
   }
   const readers = new Set<PcscliteReader>();

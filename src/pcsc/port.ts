@@ -43,6 +43,13 @@ export interface PcscContext {
 /** Opening fails with this when PC/SC cannot be used at all (code 7001). */
 export class PcscUnavailableError extends Error {
   override readonly name = 'PcscUnavailableError';
+  constructor(
+    message: string,
+    /** The PC/SC result code behind it, when a call failed (e.g. SCARD_W_SECURITY_VIOLATION). */
+    readonly code?: number,
+  ) {
+    super(message);
+  }
 }
 
 export type OpenContext = (listener: ContextListener) => PcscContext;
@@ -53,6 +60,8 @@ export const SCARD_W_REMOVED_CARD = 0x80100069;
 export const SCARD_E_NO_SMARTCARD = 0x8010000c;
 export const SCARD_E_NO_SERVICE = 0x8010001d;
 export const SCARD_E_SERVICE_STOPPED = 0x8010001e;
+/** pcscd refused this user (polkit on Debian 13 and Fedora). */
+export const SCARD_W_SECURITY_VIOLATION = 0x8010006a;
 
 export function scardCodeOf(err: unknown): number | undefined {
   const m = /0x([0-9a-f]{8})/i.exec(String((err as Error)?.message ?? err));
