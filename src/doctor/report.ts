@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { LinuxBrowser } from '../browser-policy/linux-policy.js';
-import { loadCardAddon, openCardReaders } from '../pcsc/index.js';
+import { openCardReaders } from '../pcsc/index.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
 import type { Runner } from '../trust/runner.js';
 import { defaultTrustContext } from '../trust/trust.js';
@@ -9,7 +9,7 @@ import { type Check, isOk } from './check.js';
 import { certificateCheck, readCertificateFiles, trustChecks } from './certificate-checks.js';
 import { findListeners, hostsCheck, type Listener, portCheck, probePort, type Prober } from './network-checks.js';
 import { findOfficialComponent, officialComponentCheck, realFiles, type FileSystemView } from './official-component.js';
-import { cardTransactionsCheck, pcscChecks, type ReaderLayer } from './pcsc-checks.js';
+import { pcscChecks, type ReaderLayer } from './pcsc-checks.js';
 import { browserPolicyCheck } from './policy-check.js';
 import { serviceCheck } from './service-checks.js';
 
@@ -27,7 +27,6 @@ export interface DoctorDeps {
   runner: Runner;
   files: FileSystemView;
   openReaders: () => ReaderLayer;
-  cardAddonLoaded: () => boolean;
   resolves?: (name: string) => Promise<boolean>;
   probe: Prober;
   findListeners?: (port: number) => Promise<Listener[]>;
@@ -45,7 +44,6 @@ export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDe
     runner: trust.runner,
     files: realFiles,
     openReaders: () => openCardReaders({ settleMs: 3000 }),
-    cardAddonLoaded: () => loadCardAddon() !== null,
     probe: probePort(),
     now: () => new Date(),
     ...overrides,
@@ -74,7 +72,6 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
   const official = findOfficialComponent({ platform, runner, files: deps.files });
   const groups: Array<Promise<Check[]>> = [
     guard(['pcsc-service'], () => pcscChecks(deps.openReaders, platform)),
-    guard(['card-transactions'], async () => [cardTransactionsCheck(deps.cardAddonLoaded())]),
     guard(['certificate'], async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
     guard(['trust-system'], () => trustChecks(options.configDir, files, trustContext, options.userConfigDir)),
     guard(['hosts'], async () => [

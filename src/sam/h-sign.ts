@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { NhiError } from '../card/errors.js';
-import { mutualAuth, READ_ID_AND_RANDOM_PLAN, readIdAndRandom } from '../card/operations.js';
+import { mutualAuth, readIdAndRandom } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
 import { checkService, openSession, requestChallenge, requestSignature, type SamLog, type SamSession } from './client.js';
 import { VALUE_LENGTH } from './constants.js';
@@ -101,7 +101,7 @@ export async function hSign(card: CardAccess, value: string, options: SamOptions
       const { cardId, random } = await readIdAndRandom(transmit);
       const challenge = await requestChallenge(live, cardId, random);
       return mutualAuth(transmit, challenge);
-    }, { plan: READ_ID_AND_RANDOM_PLAN, ...(options.reader !== undefined ? { reader: options.reader } : {}) });
+    }, options.reader !== undefined ? { reader: options.reader } : {});
     const signature = await requestSignature(live, answer, value);
     log?.info({ ms: ms() }, 'H_Sign signed by the SAM');
     return signature;
