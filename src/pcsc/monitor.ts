@@ -123,7 +123,8 @@ export class ReaderMonitor {
       if (pnp.eventState & SCARD_STATE_UNKNOWN) {
         this.pnp = undefined; // this library does not know the PnP reader
         relist = true;
-      } else if (pnp.eventState & SCARD_STATE_CHANGED) {
+      } else if (pnp.eventState & SCARD_STATE_CHANGED && pnp.currentState !== SCARD_STATE_UNAWARE) {
+        // (The first report only tells where the count stands: the list was just read.)
         relist = true;
       }
       pnp.currentState = pnp.eventState & ~SCARD_STATE_CHANGED;
