@@ -29,6 +29,7 @@ declare -A NEED=(
   [mono-mcs]=mono-mcs
   [libmono-system-serviceprocess4.0-cil]=libmono-system-serviceprocess4.0-cil
   [python3]=python3
+  [mmdebstrap]=mmdebstrap
 )
 missing=()
 for pkg in "${!NEED[@]}"; do
