@@ -6,13 +6,13 @@ import { checkPasswordLength, encryptBasic, encryptPassword } from './secure-rep
 
 export const PROTOCOL_VERSION = '0001';
 
-/** What a caller may do: pages from allowed origins everything, local files only GetVersion. */
+/** What a caller may do: pages from allowed origins everything, local files only GetVersion (and Exit, which does nothing). */
 export type Clearance = 'full' | 'version-only';
 
 export interface CommandContext {
   card: CardAccess;
   clearance: Clearance;
-  /** Signs for H_Sign through the SAM service (PROTOCOL.md §6). */
+  /** Signs for H_Sign through the SAM service (docs/protocol.md §6). */
   sign(value: string): Promise<string>;
   now?: () => Date;
 }
