@@ -44,7 +44,7 @@ export const runCommand: Runner = (cmd, args, opts = {}) =>
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `${cmd}: no answer within ${Math.round(opts.timeoutMs! / 1000)} s, ended\n` : '');
+      const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `${cmd}: no answer within ${Math.ceil(opts.timeoutMs! / 1000)} s, ended\n` : '');
       resolve({ code: timedOut ? TIMED_OUT : (code ?? 1), stdout: Buffer.concat(out).toString('utf8'), stderr });
     });
     child.stdin.on('error', () => {});

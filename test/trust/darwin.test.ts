@@ -7,7 +7,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Command } from 'commander';
 import t, { type Test } from 'tap';
+import { registerCertCommand } from '../../src/cli/cert-command.js';
+import { CliFailure } from '../../src/cli/fail.js';
 import { ensureServerCertificate, renewCertificates } from '../../src/tls/certificates.js';
 import { AGENT_LABEL, UNDO_SCRIPT, userPaths } from '../../src/trust/darwin-login-agent.js';
 import { caRef } from '../../src/trust/darwin-trust-settings.js';
@@ -389,6 +392,41 @@ t.test('uninstall for two users: the one at the screen now, the other at their n
   t.notOk(mac.keychains.get(pb.keychain)?.has(ref.sha1), 'and the certificate');
   t.notOk(await exists(pb.dir), 'his nhiicc folder is gone');
   t.notOk(await exists(pb.plist), 'and the login item with it');
+});
+
+t.test('the commands: cert install --prompt, cert confirm, cert uninstall', async (t) => {
+  const { dir, mac, ref } = await setup(t);
+  const lines: string[] = [];
+  const run = async (context: Partial<TrustContext>, ...args: string[]) => {
+    lines.splice(0);
+    const program = new Command('nhiicc').exitOverride();
+    registerCertCommand(program, { out: (l) => void lines.push(l), trust: { context } });
+    await program.parseAsync(args, { from: 'user' });
+    return lines.join('\n');
+  };
+  await t.rejects(run(mac.root(), 'cert', 'install', '--prompt', 'sometimes', '--config-dir', dir), /argument 'sometimes' is invalid\. Allowed choices are always, unless-declined, never/);
+  await t.rejects(run(mac.root(), 'cert', 'install', '--prompt', 'never', '--config-dir', dir), new CliFailure('install incomplete: macos-keychain: confirmation pending (see above)'));
+  t.same(lines, [
+    'macOS trust settings: alice: not asked now: confirmation pending: alice is asked at their next login',
+    'macOS trust settings: bob: not asked now: confirmation pending: bob is asked at their next login',
+  ]);
+
+  mac.answer('bob', 'not-now');
+  t.equal(
+    await run(mac.as('bob'), 'cert', 'confirm', '--at-login'),
+    `asking bob to confirm: a macOS dialog on this Mac's screen asks for bob's login password to trust the nhiicc CA ${ref.cn}\nmacOS trust settings: bob: chose "Not now": trust is missing for bob; confirmation pending: bob is asked once more at their next login`,
+    'the login item never fails; its log says what happened',
+  );
+  mac.answer('bob', 'cancel');
+  await t.rejects(run(mac.as('bob'), 'cert', 'confirm'), new CliFailure('the nhiicc CA is not trusted for you yet (see above)'));
+  t.match(await run(mac.as('bob'), 'cert', 'confirm'), /bob: confirmed: their login keychain now trusts the CA/);
+  await t.rejects(run(mac.root(), 'cert', 'confirm'), /run `nhiicc cert confirm` as yourself, without sudo/);
+  await t.rejects(run({ platform: 'linux' }, 'cert', 'confirm'), /`nhiicc cert confirm` is for macOS; elsewhere run `sudo nhiicc cert install`/);
+
+  t.match(await run(mac.root(), 'cert', 'install', '--config-dir', dir), /alice: confirmed/);
+  t.match(lines[0], /^asking alice to confirm: a macOS dialog on this Mac's screen asks for alice's login password/, 'said before the dialog shows');
+  const removed = await run(mac.root(), 'cert', 'uninstall', '--config-dir', dir);
+  t.match(removed, new RegExp(`alice: removed ${ref.cn} from their trust settings[\\s\\S]*bob: not asked now: ${ref.cn} leaves their trust settings`));
 });
 
 /**
