@@ -177,7 +177,12 @@ export interface ConfirmOptions {
   mode: PromptMode;
   /** Say why before the password dialog: nhiicc started this, the user did not. */
   explain: boolean;
+  /** How long each dialog waits; no answer counts as a decline. */
+  answerWithinMs?: number;
 }
+
+/** At login nobody waits on the dialog, so it may wait longer for someone who just sat down. */
+export const LOGIN_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Asks `user` (at the screen) to trust the CA in their own trust settings,
@@ -186,22 +191,23 @@ export interface ConfirmOptions {
  */
 export async function confirmForUser(ctx: TrustContext, user: MacUser, ca: CaInfo, options: ConfirmOptions): Promise<{ change: Change; trusted: boolean }> {
   const change = emptyChange(DARWIN_STORE);
-  const say = (text: string) => note(change, `${user.name}: ${text}`);
+  const tell = (text: string) => note(change, `${user.name}: ${text}`);
   const ref = caRef(ca);
+  const within = options.answerWithinMs ?? ANSWER_TIMEOUT_MS;
   const { files, paths, state } = await prepare(ctx, user, ca);
   const already = trustIn(await dumpTrustSettings(ctx, user), ref.cn) === 'trusted';
   let trusted = already;
   if (already) {
-    say('already trusts the CA (their own trust settings)');
+    tell('already trusts the CA (their own trust settings)');
   } else if (options.mode === 'never' || (options.mode === 'unless-declined' && state.declines >= MAX_DECLINES)) {
-    say(notAskedNow(user, state));
+    tell(notAskedNow(user, state));
   } else {
     ctx.say?.(`asking ${user.name} to confirm: a macOS dialog on this Mac's screen asks for ${user.name}'s login password to trust the nhiicc CA ${ref.cn}`);
-    const outcome = (options.explain ? await explain(ctx, user) : undefined) ?? (await addUserTrust(ctx, user, paths.crt(ref.sha1), paths.keychain));
+    const outcome = (options.explain ? await explain(ctx, user, within) : undefined) ?? (await addUserTrust(ctx, user, paths.crt(ref.sha1), paths.keychain, within));
     trusted = outcome.answer === 'confirmed';
     if (outcome.answer === 'declined') state.declines += 1;
     if (outcome.answer === 'failed') change.status = 'failed';
-    say(trusted ? `confirmed: their login keychain now trusts the CA (SHA-1 ${ref.sha1})` : `${outcome.detail}: trust is missing for ${user.name}; ${pending(user, state, 'once more ')}`);
+    tell(trusted ? `confirmed: their login keychain now trusts the CA (SHA-1 ${ref.sha1})` : `${outcome.detail}: trust is missing for ${user.name}; ${pending(user, state, 'once more ')}`);
   }
   if (trusted) {
     delete state.ask;
@@ -258,12 +264,19 @@ type Removal = 'removed' | 'kept' | 'unattended';
  * certificate too: without it Keychain Access could not show the trust
  * setting that remains.
  */
-async function removeFromUser(ctx: TrustContext, user: MacUser, refs: CaRef[]): Promise<{ lines: string[]; results: Map<string, Removal> }> {
+async function removeFromUser(ctx: TrustContext, user: MacUser, refs: CaRef[], pems = new Map<string, string>()): Promise<{ lines: string[]; results: Map<string, Removal> }> {
   const paths = userPaths(user.home);
   const lines: string[] = [];
   const results = new Map<string, Removal>();
   const dump = await dumpTrustSettings(ctx, user);
   for (const r of refs.filter((x) => trustIn(dump, x.cn) !== 'absent')) {
+    // `security` reads the certificate as the user: from a copy in their folder.
+    const pem = pems.get(r.sha1);
+    if (pem !== undefined) {
+      const files = userFiles(ctx, user);
+      await files.mkdir(paths.dir);
+      await files.write(paths.crt(r.sha1), pem);
+    }
     ctx.say?.(`asking ${user.name} to confirm: a macOS dialog on this Mac's screen asks for ${user.name}'s login password to remove the nhiicc CA ${r.cn}`);
     const outcome = await removeUserTrust(ctx, user, paths.crt(r.sha1));
     const result: Removal = outcome.answer === 'confirmed' ? 'removed' : outcome.answer === 'declined' ? 'kept' : 'unattended';
@@ -290,9 +303,8 @@ async function removeNow(ctx: TrustContext, user: MacUser, ca: CaInfo, state: Lo
   const ref = caRef(ca);
   const files = userFiles(ctx, user);
   const paths = userPaths(user.home);
-  await files.mkdir(paths.dir);
-  await files.write(paths.crt(ref.sha1), ca.pem);
-  const { lines, results } = await removeFromUser(ctx, user, [ref, ...(state?.retire ?? []).filter((r) => r.sha1 !== ref.sha1)]);
+  const refs = [ref, ...(state?.retire ?? []).filter((r) => r.sha1 !== ref.sha1)];
+  const { lines, results } = await removeFromUser(ctx, user, refs, new Map([[ref.sha1, ca.pem]]));
   if ([...results.values()].includes('unattended')) return [...lines, ...(await removeAtLogin(ctx, user, ca, state))];
   await files.remove(paths.dir, paths.plist);
   return lines.length > 0 ? lines : [`${user.name}: nothing of ours in their trust settings or login keychain`];
@@ -353,7 +365,7 @@ export async function confirmOwnTrust(ctx: TrustContext, atLogin: boolean): Prom
     note(change, `${me.name}: the admin trust settings trust the CA for every user of this Mac`);
     return { change, trusted: true };
   }
-  const result = await confirmForUser(ctx, me, ca, { mode: atLogin ? 'unless-declined' : 'always', explain: atLogin });
+  const result = await confirmForUser(ctx, me, ca, atLogin ? { mode: 'unless-declined', explain: true, answerWithinMs: LOGIN_ANSWER_TIMEOUT_MS } : { mode: 'always', explain: false });
   return { change: { ...result.change, notes: [...change.notes, ...result.change.notes] }, trusted: result.trusted };
 }
 
@@ -362,7 +374,6 @@ export interface DomainAnswer {
   /** Whose trust settings were read besides the admin ones. */
   user?: MacUser;
   userTrust?: DomainTrust;
-  adminTrust: DomainTrust;
   state?: LoginTrustState;
 }
 
@@ -371,12 +382,12 @@ export async function trustDomain(ctx: TrustContext, ca: CaInfo): Promise<Domain
   const ref = caRef(ca);
   const adminTrust = trustIn(await dumpTrustSettings(ctx), ref.cn);
   const user = ctx.isRoot ? await subjectUser(ctx) : currentUser(ctx);
-  if (!user) return { domain: adminTrust === 'trusted' ? 'admin' : 'none', adminTrust };
+  if (!user) return { domain: adminTrust === 'trusted' ? 'admin' : 'none' };
   const userTrust = trustIn(await dumpTrustSettings(ctx, user), ref.cn);
   const state = await readLoginState(userFiles(ctx, user), userPaths(user.home));
   // A user's own setting wins over the admin one, "Never Trust" included.
   const domain = userTrust === 'trusted' ? 'user' : userTrust === 'absent' && adminTrust === 'trusted' ? 'admin' : 'none';
-  return { domain, user, userTrust, adminTrust, ...(state ? { state } : {}) };
+  return { domain, user, userTrust, ...(state ? { state } : {}) };
 }
 
 async function subjectUser(ctx: TrustContext): Promise<MacUser | undefined> {
@@ -396,6 +407,7 @@ async function dropUntrustedSystemCopy(ctx: TrustContext, ca: CaInfo, change: Ch
   if (trustIn(await dumpTrustSettings(ctx), ref.cn) !== 'absent') return;
   await runChecked(ctx.runner, 'security', ['delete-certificate', '-Z', ref.sha1, SYSTEM_KEYCHAIN], { timeoutMs: READ_TIMEOUT_MS });
   note(change, `removed the untrusted copy of the CA an earlier nhiicc left in ${SYSTEM_KEYCHAIN}`);
+  if (change.status === 'unchanged') change.status = 'changed';
 }
 
 /**
@@ -421,6 +433,7 @@ async function removeAdminTrust(ctx: TrustContext, ca: CaInfo, records: TrustRec
       return;
     }
     note(change, 'removed the CA from the admin trust settings');
+    change.status = 'changed';
   }
   change.removed.push(...admin);
   if (ctx.isRoot) await dropUntrustedSystemCopy(ctx, ca, change);

@@ -277,7 +277,7 @@ t.test('the decline counter: once per login, never again after two declines', as
 
   mac.answer('bob', 'gave-up');
   const second = await login();
-  t.match(second.change.notes[0], /bob: did not answer nhiicc's question within 3 minutes: trust is missing for bob; bob declined twice, so nhiicc does not ask again/);
+  t.match(second.change.notes[0], /bob: did not answer nhiicc's question within 10 minutes: trust is missing for bob; bob declined twice, so nhiicc does not ask again/);
   t.same((await state(bob)).declines, 2);
   t.notOk(await exists(p.plist), 'the login item removed itself');
 
@@ -354,9 +354,9 @@ t.test('uninstall for two users: the one at the screen now, the other at their n
     ...users(alice, bob),
     'scutil',
     a.read,
+    a.session('security dump-trust-settings'),
     `sudo -u alice /bin/mkdir -p ${pa.dir}`,
     a.crt,
-    a.session('security dump-trust-settings'),
     a.session(`security remove-trusted-cert ${pa.crt(ref.sha1)}`),
     a.session(`security find-certificate -a -Z ${pa.keychain}`),
     a.session(`security delete-certificate -Z ${ref.sha1} ${pa.keychain}`),
@@ -394,12 +394,41 @@ t.test('uninstall for two users: the one at the screen now, the other at their n
   t.notOk(await exists(pb.plist), 'and the login item with it');
 });
 
+t.test('uninstall of an admin-domain entry an install before macOS 11 recorded: an administrator confirms at the screen', async (t) => {
+  const { dir, mac, ca, ref } = await setup(t, null);
+  const legacy = { store: 'macos-keychain', location: SYSTEM_KEYCHAIN, name: ref.sha1 };
+  await fs.writeFile(path.join(dir, 'trust-state.json'), JSON.stringify({ version: 1, cas: [{ sha256: ca.sha256, pem: ca.pem, records: [legacy] }] }));
+  mac.admin.add(ref.cn);
+  mac.keychains.set(SYSTEM_KEYCHAIN, new Set([ref.sha1]));
+  const [kept] = await uninstallTrust(dir, { context: mac.root() });
+  t.equal(kept?.status, 'failed');
+  t.match(kept?.notes[0], /the admin trust settings still trust the CA: nobody is logged in at this Mac to confirm; run `sudo nhiicc cert uninstall` at this Mac, or Keychain Access → System → Certificates/);
+  t.same(await recorded(dir), [legacy], 'kept for the next uninstall');
+
+  mac.console = 'alice';
+  mac.rec.clear();
+  const [removed] = await uninstallTrust(dir, { context: mac.root() });
+  t.same(mac.lines.slice(0, 7), [
+    'security dump-trust-settings -d',
+    'scutil',
+    'dscl . -list /Users UniqueID',
+    ...users(mac.user('alice'), mac.user('bob')),
+    `launchctl asuser 501 security remove-trusted-cert -d ${ca.file}`,
+    `security find-certificate -a -Z ${SYSTEM_KEYCHAIN}`,
+  ]);
+  t.ok(mac.lines.includes(`security delete-certificate -Z ${ref.sha1} ${SYSTEM_KEYCHAIN}`));
+  t.equal(removed?.status, 'changed');
+  t.notOk(mac.admin.has(ref.cn));
+  t.notOk(mac.keychains.get(SYSTEM_KEYCHAIN)?.has(ref.sha1));
+  await t.rejects(fs.access(path.join(dir, 'trust-state.json')), 'nothing left recorded');
+});
+
 t.test('the commands: cert install --prompt, cert confirm, cert uninstall', async (t) => {
   const { dir, mac, ref } = await setup(t);
   const lines: string[] = [];
   const run = async (context: Partial<TrustContext>, ...args: string[]) => {
     lines.splice(0);
-    const program = new Command('nhiicc').exitOverride();
+    const program = new Command('nhiicc').exitOverride().configureOutput({ writeErr: () => {} });
     registerCertCommand(program, { out: (l) => void lines.push(l), trust: { context } });
     await program.parseAsync(args, { from: 'user' });
     return lines.join('\n');
