@@ -63,6 +63,7 @@ export function darwinStore(ctx: TrustContext): TrustStore {
     async install(ca) {
       const change = emptyChange(DARWIN_STORE);
       const ref = caRef(ca);
+      const mode = ctx.prompt ?? 'always';
       if (ctx.isRoot) await dropUntrustedSystemCopy(ctx, ca, change);
       if (trustIn(await dumpTrustSettings(ctx), ref.cn) === 'trusted') {
         note(change, 'the admin trust settings already trust the CA, for every user of this Mac');
@@ -70,7 +71,7 @@ export function darwinStore(ctx: TrustContext): TrustStore {
       }
       if (!ctx.isRoot) {
         const me = currentUser(ctx);
-        const result = await confirmForUser(ctx, me, ca, { mode: ctx.prompt ?? 'always', explain: false });
+        const result = await confirmForUser(ctx, me, ca, { mode, explain: false });
         return { ...result.change, added: [userRecord(me, ref)] };
       }
       const who = await whoIsAsked(ctx);
@@ -84,7 +85,7 @@ export function darwinStore(ctx: TrustContext): TrustStore {
             change.notes.push(...(await offerAtLogin(ctx, user, ca)));
             continue;
           }
-          const result = await confirmForUser(ctx, user, ca, { mode: ctx.prompt ?? 'always', explain: ctx.prompt !== 'always' });
+          const result = await confirmForUser(ctx, user, ca, { mode, explain: mode !== 'always' });
           change.notes.push(...result.change.notes);
           trustedAtScreen = result.trusted;
           if (result.change.status === 'changed' || result.change.status === 'failed') change.status = result.change.status;

@@ -63,7 +63,7 @@ export interface TrustContext {
    * screen (everyone is asked at their next login instead).
    */
   prompt?: PromptMode;
-  /** How to run this CLI again (node and script), for login items that call back. */
+  /** How to run this CLI again (node and script), for login items that call back; this process's by default. */
   selfCommand?: string[];
   /** Progress shown while something waits for a person (the notes come after). */
   say?: (line: string) => void;

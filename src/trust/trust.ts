@@ -34,8 +34,8 @@ export function defaultTrustContext(overrides: Partial<TrustContext> = {}): Trus
     isRoot,
     env: overrides.env ?? process.env,
     homeDirs: overrides.homeDirs ?? defaultHomeDirs(platform, isRoot),
-    prompt: overrides.prompt ?? 'always',
-    selfCommand: overrides.selfCommand ?? [process.execPath, process.argv[1] ?? ''],
+    ...(overrides.prompt ? { prompt: overrides.prompt } : {}),
+    ...(overrides.selfCommand ? { selfCommand: overrides.selfCommand } : {}),
     ...(overrides.say ? { say: overrides.say } : {}),
   };
 }

@@ -58,6 +58,11 @@ t.test('not trusted: pending, declined twice, nobody logged in; each with its fi
   ]);
 });
 
+t.test('the name security and Keychain Access show for our CA is its common name', async (t) => {
+  const { ca, ref } = await setup(t);
+  t.match(ref, { sha1: ca.sha1.toUpperCase(), cn: /^nhiicc local CA [0-9a-f]{8}$/ });
+});
+
 t.test('a user\'s "Never Trust" wins over the admin domain', async (t) => {
   const dump = 'Number of trusted certs = 2\nCert 0: Other CA\n   Number of trust settings : 0\nCert 1: nhiicc local CA 0a1b2c3d\n   Number of trust settings : 1\n   Trust Setting 0:\n      Result Type           : Deny\n';
   t.equal(trustIn(dump, 'nhiicc local CA 0a1b2c3d'), 'denied');
