@@ -69,6 +69,12 @@ t.test('a user\'s "Never Trust" wins over the admin domain', async (t) => {
   t.equal(trustIn(dump, 'Other CA'), 'trusted');
   t.equal(trustIn(dump, 'nhiicc local CA 0a1b2c'), 'absent', 'the whole name, not a prefix');
   t.equal(trustIn('', 'Other CA'), 'absent');
+
+  const { mac, ref, check } = await setup(t);
+  mac.admin.add(ref.cn);
+  mac.breakOn = (line) =>
+    line.endsWith('sudo -H -u alice security dump-trust-settings') ? { stdout: `Number of trusted certs = 1\nCert 0: ${ref.cn}\n   Trust Setting 0:\n      Result Type           : Deny\n` } : undefined;
+  t.match(await check(), [{ state: 'fail', summary: 'the nhiicc CA is not trusted for alice: alice set it to “Never Trust”', details: { domain: 'none' } }]);
 });
 
 t.test('Firefox: follows the macOS trust settings unless its setting is off, or it predates 120', async (t) => {
