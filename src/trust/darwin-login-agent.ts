@@ -146,7 +146,7 @@ done
 /bin/rm -rf "$dir" "$plist"
 `;
 
-export function loginItemPlist(args: string[], log: string): string {
+function loginItemPlist(args: string[], log: string): string {
   const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">

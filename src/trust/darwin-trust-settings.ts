@@ -90,7 +90,7 @@ export async function removeUserTrust(ctx: TrustContext, user: MacUser, crt: str
   return outcomeOf(result, minutes(timeoutMs));
 }
 
-export const EXPLANATION = [
+const EXPLANATION = [
   '健保卡元件 nhiicc：為了讓健保署網頁連到這台 Mac 上的讀卡服務，請信任 nhiicc 只為這台電腦產生的憑證。按「繼續」後，macOS 會請您輸入登入密碼。',
   '',
   'nhiicc (NHI card service): so that NHI web pages can reach the card reader on this Mac, trust the certificate nhiicc made for this computer only. After Continue, macOS asks for your login password.',

@@ -9,6 +9,8 @@ import {
   userPaths,
   writeLoginState,
   type LoginTrustState,
+  type UserFiles,
+  type UserPaths,
 } from './darwin-login-agent.js';
 import {
   addUserTrust,
@@ -142,11 +144,11 @@ function note(change: Change, text: string): void {
   change.notes.push(`${LABEL}: ${text}`);
 }
 
-export function userRecord(user: MacUser, ref: CaRef): TrustRecord {
+function userRecord(user: MacUser, ref: CaRef): TrustRecord {
   return { store: DARWIN_STORE, location: userPaths(user.home).keychain, name: ref.sha1, user: user.name };
 }
 
-export interface WhoIsAsked {
+interface WhoIsAsked {
   users: MacUser[];
   /** The user who sees the dialog now. */
   atScreen?: MacUser;
@@ -160,7 +162,7 @@ export interface WhoIsAsked {
  * typing sudo over ssh is not at the screen, and a dialog there would ask
  * another person.
  */
-export async function whoIsAsked(ctx: TrustContext): Promise<WhoIsAsked> {
+async function whoIsAsked(ctx: TrustContext): Promise<WhoIsAsked> {
   const users = await localUsers(ctx);
   const consoleName = await consoleUserName(ctx);
   const sudoUser = sudoUserOf(ctx);
@@ -174,7 +176,7 @@ function sudoUserOf(ctx: TrustContext): string | undefined {
   return ctx.env.SUDO_USER && ctx.env.SUDO_USER !== 'root' ? ctx.env.SUDO_USER : undefined;
 }
 
-export interface ConfirmOptions {
+interface ConfirmOptions {
   mode: PromptMode;
   /** Say why before the password dialog: nhiicc started this, the user did not. */
   explain: boolean;
@@ -183,14 +185,14 @@ export interface ConfirmOptions {
 }
 
 /** At login nobody waits on the dialog, so it may wait longer for someone who just sat down. */
-export const LOGIN_ANSWER_TIMEOUT_MS = 10 * 60_000;
+const LOGIN_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Asks `user` (at the screen) to trust the CA in their own trust settings,
  * unless they already do, and keeps their login item in step: gone when
  * trusted or after two declines, there for their next login otherwise.
  */
-export async function confirmForUser(ctx: TrustContext, user: MacUser, ca: CaInfo, options: ConfirmOptions): Promise<{ change: Change; trusted: boolean }> {
+async function confirmForUser(ctx: TrustContext, user: MacUser, ca: CaInfo, options: ConfirmOptions): Promise<{ change: Change; trusted: boolean }> {
   const change = emptyChange(DARWIN_STORE);
   const tell = (text: string) => note(change, `${user.name}: ${text}`);
   const ref = caRef(ca);
@@ -251,7 +253,7 @@ async function prepare(ctx: TrustContext, user: MacUser, ca: CaInfo) {
   return { files, paths, state };
 }
 
-async function save(ctx: TrustContext, files: ReturnType<typeof userFiles>, paths: ReturnType<typeof userPaths>, state: LoginTrustState): Promise<void> {
+async function save(ctx: TrustContext, files: UserFiles, paths: UserPaths, state: LoginTrustState): Promise<void> {
   await writeLoginState(files, paths, state);
   if (needsLoginItem(state)) await files.write(paths.plist, askItem(ctx.selfCommand ?? [process.execPath, process.argv[1] ?? ''], paths));
   else await files.remove(paths.plist);
