@@ -8,6 +8,7 @@ import {
   readProfile,
 } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
+import { commandSignal, settleOrGiveUp } from './deadline.js';
 import { checkPasswordLength, encryptBasic, encryptPassword } from './secure-replies.js';
 
 export const PROTOCOL_VERSION = '0001';
@@ -18,10 +19,24 @@ export type Clearance = 'full' | 'version-only';
 export interface CommandContext {
   card: CardAccess;
   clearance: Clearance;
-  /** Signs for H_Sign through the SAM service (PROTOCOL.md §6). */
-  sign(value: string): Promise<string>;
+  /** Signs for H_Sign through the SAM service (PROTOCOL.md §6); stops when `signal` aborts. */
+  sign(value: string, signal: AbortSignal): Promise<string>;
   now?: () => Date;
+  /** Aborted when the page no longer wants the reply (its connection closed). */
+  signal?: AbortSignal;
+  /** How long one command may take, waiting for the card included; DEFAULT_DEADLINE_MS when absent. */
+  deadlineMs?: number;
 }
+
+/**
+ * A page gets its answer within this, whatever the card or the SAM does. A
+ * GetBasic takes well under a second on a real reader, an H_Sign a few SAM
+ * round trips; a command also waits for at most one operation of every
+ * other busy connection (they take turns at the card).
+ */
+export const DEFAULT_DEADLINE_MS = 15_000;
+/** How much longer a card stuck inside one APDU may keep the reply (deadline.ts). */
+export const GIVE_UP_GRACE_MS = 500;
 
 /** One reply, with what the log may say about it (never the reply itself). */
 export interface CommandResult {
@@ -33,9 +48,15 @@ export interface CommandResult {
   code: '0000' | NhiCode;
   /** Why it failed, for the log; card-layer messages never hold personal data. */
   detail?: string;
+  /**
+   * Settles once the command's card and SAM work is over: later than the
+   * reply when the deadline cut a stuck card short. The connection starts its
+   * next command only then, so it never has two operations queued at the card.
+   */
+  done: Promise<void>;
 }
 
-type Handler = (arg: string | undefined, ctx: CommandContext) => Promise<string | undefined>;
+type Handler = (arg: string | undefined, ctx: CommandContext, signal: AbortSignal) => Promise<string | undefined>;
 
 const ok = (command: string, payload: string) => `${command}:${payload}`;
 
@@ -50,26 +71,26 @@ export function randomDigits(count = 16): string {
   return out;
 }
 
-const readCardNo = (ctx: CommandContext) =>
-  ctx.card.withCard(async (tx) => (await readCardId(tx)).toString('latin1'), { plan: READ_CARD_ID_PLAN });
-const readCardProfile = (ctx: CommandContext) => ctx.card.withCard(readProfile, { plan: READ_PROFILE_PLAN });
+const readCardNo = (ctx: CommandContext, signal: AbortSignal) =>
+  ctx.card.withCard(async (tx) => (await readCardId(tx)).toString('latin1'), { plan: READ_CARD_ID_PLAN, signal });
+const readCardProfile = (ctx: CommandContext, signal: AbortSignal) => ctx.card.withCard(readProfile, { plan: READ_PROFILE_PLAN, signal });
 
 const HANDLERS: Record<string, Handler> = {
   GetVersion: async () => ok('GetVersion', PROTOCOL_VERSION),
   GetRandom: async () => ok('GetRandom', randomDigits()),
-  GetBasic: async (_arg, ctx) => ok('GetBasic', basicPayload(await readCardProfile(ctx))),
-  EnCrypt: async (arg, ctx) => {
+  GetBasic: async (_arg, ctx, signal) => ok('GetBasic', basicPayload(await readCardProfile(ctx, signal))),
+  EnCrypt: async (arg, ctx, signal) => {
     const pwd = param(arg, 'Pwd');
     // Checked before touching the card: a bad password never needs it.
     checkPasswordLength(pwd);
-    return ok('EnCrypt', encryptPassword(pwd, await readCardNo(ctx), ctx.now?.()));
+    return ok('EnCrypt', encryptPassword(pwd, await readCardNo(ctx, signal), ctx.now?.()));
   },
-  SecureGetBasicWithParam: async (arg, ctx) => {
+  SecureGetBasicWithParam: async (arg, ctx, signal) => {
     param(arg, 'Pwd'); // required by the protocol, unused by its cipher
-    const profile = await readCardProfile(ctx);
+    const profile = await readCardProfile(ctx, signal);
     return ok('SecureGetBasicWithParam', encryptBasic(basicPayload(profile), ctx.now?.()));
   },
-  H_Sign: async (arg, ctx) => ok('H_Sign', await ctx.sign(param(arg, 'Random'))),
+  H_Sign: async (arg, ctx, signal) => ok('H_Sign', await ctx.sign(param(arg, 'Random'), signal)),
   // The official component exits here; a web page must never stop the service.
   Exit: async () => undefined,
 };
@@ -87,22 +108,34 @@ export function commandName(text: string): string {
   return Object.hasOwn(HANDLERS, name) ? name : 'unknown';
 }
 
+const DONE = Promise.resolve();
+
 export async function runCommand(text: string, ctx: CommandContext): Promise<CommandResult> {
   const command = commandName(text);
   if (command === 'unknown' || (ctx.clearance === 'version-only' && command !== 'GetVersion' && command !== 'Exit')) {
-    return { command, reply: '9999', code: '9999' };
+    return { command, reply: '9999', code: '9999', done: DONE };
   }
   const q = text.indexOf('?');
   const arg = q === -1 ? undefined : text.slice(q + 1);
   // Only H_Sign, EnCrypt and SecureGetBasicWithParam take an argument.
   if (arg !== undefined && !['EnCrypt', 'SecureGetBasicWithParam', 'H_Sign'].includes(command)) {
-    return { command, reply: '9999', code: '9999' };
+    return { command, reply: '9999', code: '9999', done: DONE };
   }
+  const deadlineMs = ctx.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  // Past the deadline the card layer releases the card and rejects with this
+  // reason: 8013 is the official code for a card that cannot be accessed. A
+  // SAM step cut short fails with its own code instead (sam/packets.ts).
+  const stop = commandSignal(ctx.signal, deadlineMs, () => new NhiError('8013', `no answer within the ${deadlineMs} ms deadline`));
+  let work: Promise<string | undefined> | undefined;
   try {
-    const reply = await HANDLERS[command]!(arg, ctx);
-    return { command, reply, code: '0000' };
+    work = HANDLERS[command]!(arg, ctx, stop.signal);
+    const reply = await settleOrGiveUp(work, stop.signal, GIVE_UP_GRACE_MS);
+    return { command, reply, code: '0000', done: DONE };
   } catch (err) {
     const code = codeOf(err);
-    return { command, reply: code, code, detail: (err as Error)?.message ?? String(err) };
+    const done = work ? work.then(() => undefined, () => undefined) : DONE;
+    return { command, reply: code, code, detail: (err as Error)?.message ?? String(err), done };
+  } finally {
+    stop.dispose();
   }
 }

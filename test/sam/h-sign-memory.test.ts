@@ -100,10 +100,10 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
     const lines: string[] = [];
     const rec = (obj: object, msg?: string) => void lines.push(JSON.stringify({ ...obj, msg }));
     const v = value();
-    const sig = await hSign(card, v, { ...opts, log: { info: rec, warn: rec, debug: rec } });
+    const sig = await hSign(card, v, { ...opts, log: { debug: rec } });
     fake.mode = 'rejectCard';
     t.teardown(() => void (fake.mode = 'ok'));
-    await codeOf(hSign(card, value(), { ...opts, log: { info: rec, warn: rec, debug: rec } }));
+    await codeOf(hSign(card, value(), { ...opts, log: { debug: rec } }));
     const all = lines.join('\n');
     t.match(all, /"step":"handshake"/);
     t.match(all, /"step":"challenge"/);
