@@ -68,17 +68,18 @@ export class SamSocket {
 
   /** Connects within `timeoutMs`, unless `signal` aborts first; any failure is 4061. */
   static connect(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<SamSocket> {
+    const failure = (why: string) => new NhiError('4061', `cannot connect to the SAM at ${formatEndpoint(host, port)}: ${why}`);
+    if (signal?.aborted) return Promise.reject(failure(stoppedBy(signal)));
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       const fail = (why: string) => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', stop);
         socket.destroy();
-        reject(new NhiError('4061', `cannot connect to the SAM at ${formatEndpoint(host, port)}: ${why}`));
+        reject(failure(why));
       };
       const stop = () => fail(stoppedBy(signal!));
       const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
-      if (signal?.aborted) return stop();
       signal?.addEventListener('abort', stop, { once: true });
       socket.once('error', (err) => fail(err.message));
       socket.once('connect', () => {
