@@ -56,7 +56,7 @@ export interface CommandResult {
   done: Promise<void>;
 }
 
-type Handler = (arg: string | undefined, ctx: CommandContext, signal: AbortSignal) => Promise<string | undefined>;
+type CardWork = (arg: string | undefined, ctx: CommandContext, signal: AbortSignal) => Promise<string>;
 
 const ok = (command: string, payload: string) => `${command}:${payload}`;
 
@@ -75,9 +75,16 @@ const readCardNo = (ctx: CommandContext, signal: AbortSignal) =>
   ctx.card.withCard(async (tx) => (await readCardId(tx)).toString('latin1'), { plan: READ_CARD_ID_PLAN, signal });
 const readCardProfile = (ctx: CommandContext, signal: AbortSignal) => ctx.card.withCard(readProfile, { plan: READ_PROFILE_PLAN, signal });
 
-const HANDLERS: Record<string, Handler> = {
-  GetVersion: async () => ok('GetVersion', PROTOCOL_VERSION),
-  GetRandom: async () => ok('GetRandom', randomDigits()),
+/** Answered here and now: no card, no SAM, nothing to wait for or stop. */
+const AT_ONCE: Record<string, () => string | undefined> = {
+  GetVersion: () => ok('GetVersion', PROTOCOL_VERSION),
+  GetRandom: () => ok('GetRandom', randomDigits()),
+  // The official component exits here; a web page must never stop the service.
+  Exit: () => undefined,
+};
+
+/** Work at the card (and for H_Sign the SAM), under the command's signal. */
+const CARD_WORK: Record<string, CardWork> = {
   GetBasic: async (_arg, ctx, signal) => ok('GetBasic', basicPayload(await readCardProfile(ctx, signal))),
   EnCrypt: async (arg, ctx, signal) => {
     const pwd = param(arg, 'Pwd');
@@ -91,8 +98,6 @@ const HANDLERS: Record<string, Handler> = {
     return ok('SecureGetBasicWithParam', encryptBasic(basicPayload(profile), ctx.now?.()));
   },
   H_Sign: async (arg, ctx, signal) => ok('H_Sign', await ctx.sign(param(arg, 'Random'), signal)),
-  // The official component exits here; a web page must never stop the service.
-  Exit: async () => undefined,
 };
 
 /** `Pwd=secret` → `secret`; a missing parameter is an unknown command. */
@@ -105,7 +110,7 @@ function param(arg: string | undefined, name: string): string {
 export function commandName(text: string): string {
   const q = text.indexOf('?');
   const name = q === -1 ? text : text.slice(0, q);
-  return Object.hasOwn(HANDLERS, name) ? name : 'unknown';
+  return Object.hasOwn(AT_ONCE, name) || Object.hasOwn(CARD_WORK, name) ? name : 'unknown';
 }
 
 const DONE = Promise.resolve();
@@ -121,14 +126,16 @@ export async function runCommand(text: string, ctx: CommandContext): Promise<Com
   if (arg !== undefined && !['EnCrypt', 'SecureGetBasicWithParam', 'H_Sign'].includes(command)) {
     return { command, reply: '9999', code: '9999', done: DONE };
   }
+  const now = AT_ONCE[command];
+  if (now) return { command, reply: now(), code: '0000', done: DONE };
   const deadlineMs = ctx.deadlineMs ?? DEFAULT_DEADLINE_MS;
   // Past the deadline the card layer releases the card and rejects with this
   // reason: 8013 is the official code for a card that cannot be accessed. A
   // SAM step cut short fails with its own code instead (sam/packets.ts).
   const stop = commandSignal(ctx.signal, deadlineMs, () => new NhiError('8013', `no answer within the ${deadlineMs} ms deadline`));
-  let work: Promise<string | undefined> | undefined;
+  let work: Promise<string> | undefined;
   try {
-    work = HANDLERS[command]!(arg, ctx, stop.signal);
+    work = CARD_WORK[command]!(arg, ctx, stop.signal);
     const reply = await settleOrGiveUp(work, stop.signal, GIVE_UP_GRACE_MS);
     return { command, reply, code: '0000', done: DONE };
   } catch (err) {
