@@ -102,6 +102,8 @@ function serveCommands(socket: WebSocket, req: FastifyRequest, context: Omit<Com
   };
 
   const step = async (text: string) => {
+    // A page that sent its close frame reads no more replies.
+    if (socket.readyState !== socket.OPEN) stop('the page is closing the connection');
     if (gone.signal.aborted) return;
     let answered = false;
     try {

@@ -128,6 +128,17 @@ t.test('a connection that closes: its queued commands never start, the running o
   t.match(log(), [{ level: 30, dropped: 5, msg: /dropped/ }]);
 });
 
+t.test('a page that sends its close frame: its queued commands never start', async (t) => {
+  const { card, connect } = await echoApp(t);
+  card.apduMs = 40;
+  const ws = await connect();
+  for (let i = 0; i < 5; i++) ws.send('GetBasic');
+  await until('the first operation at the card', () => card.apdus === 1);
+  ws.close();
+  await sleep(400);
+  t.equal(card.started, 1, 'only the command under way reached the card');
+});
+
 t.test('fair turns: a second connection waits for at most one operation of a busy one', async (t) => {
   const { card, connect } = await echoApp(t);
   card.apduMs = 10; // GetBasic: 3 APDUs, about 30 ms
