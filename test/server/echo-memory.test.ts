@@ -115,28 +115,27 @@ t.test(`${MAX_UNANSWERED} unanswered commands are served; one more closes with 1
   t.match(lines[0], { level: 40, origin: GOV_ORIGIN, count: MAX_UNANSWERED + 1, msg: /unanswered/ });
 });
 
-t.test('a connection that closes: its queued commands never start, the running one stops', async (t) => {
-  const { card, connect, log } = await echoApp(t);
-  card.apduMs = 40;
-  const ws = await connect();
+/** A page with 5 GetBasic queued leaves as `leave` says, once the first is at the card. */
+async function leaveWithBacklog(t: Test, leave: (ws: WebSocket) => void) {
+  const app = await echoApp(t);
+  app.card.apduMs = 40;
+  const ws = await app.connect();
   for (let i = 0; i < 5; i++) ws.send('GetBasic');
-  await until('the first operation at the card', () => card.apdus === 1);
-  ws.terminate();
+  await until('the first operation at the card', () => app.card.apdus === 1);
+  leave(ws);
   await sleep(400);
-  t.equal(card.started, 1, 'the four queued commands never reached the card');
+  t.equal(app.card.started, 1, 'the four queued commands never reached the card');
+  return app;
+}
+
+t.test('a connection that closes: its queued commands never start, the running one stops', async (t) => {
+  const { card, log } = await leaveWithBacklog(t, (ws) => ws.terminate());
   t.ok(card.apdus < 3, `the running one stopped before its last APDU (${card.apdus} sent)`);
   t.match(log(), [{ level: 30, dropped: 5, msg: /dropped/ }]);
 });
 
 t.test('a page that sends its close frame: its queued commands never start', async (t) => {
-  const { card, connect } = await echoApp(t);
-  card.apduMs = 40;
-  const ws = await connect();
-  for (let i = 0; i < 5; i++) ws.send('GetBasic');
-  await until('the first operation at the card', () => card.apdus === 1);
-  ws.close();
-  await sleep(400);
-  t.equal(card.started, 1, 'only the command under way reached the card');
+  await leaveWithBacklog(t, (ws) => ws.close());
 });
 
 t.test('fair turns: a second connection waits for at most one operation of a busy one', async (t) => {
