@@ -184,11 +184,11 @@ t.test('NODE_OPTIONS or NODE_PATH in the environment: refused, STOPPED with code
   for (const [name, value] of [
     ['NODE_OPTIONS', '--max-old-space-size=200'],
     ['NODE_PATH', '/somewhere/else'],
-  ]) {
-    const r = await run('stop', { [name!]: value });
+  ] as const) {
+    const r = await run('stop', { [name]: value });
     t.same(r.statuses, [...STARTING, 'STOPPED 1066/2 checkpoint=0 hint=0'], name);
     t.equal(r.code, 2);
-    t.match(r.logLines.at(-1), { level: 60, [name!]: value, msg: new RegExp(`refusing to serve: ${name}`) });
+    t.match(r.logLines.at(-1), { level: 60, [name]: value, msg: new RegExp(`refusing to serve: ${name}`) });
     t.notOk(r.entries.some((e) => e.page), 'never served');
     quiet(t, r);
   }
