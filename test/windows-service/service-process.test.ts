@@ -30,6 +30,8 @@ interface Entry {
 interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** When the process was gone. */
+  ended: number;
   stdout: string;
   stderr: string;
   entries: Entry[];
@@ -67,6 +69,7 @@ function run(scenario: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
       resolve({
         code,
         signal,
+        ended: Date.now(),
         stdout,
         stderr,
         entries,
@@ -104,7 +107,9 @@ t.test('STOP: serves as `serve` does, then START_PENDING → RUNNING → STOP_PE
     'STOP answered NO_ERROR',
   );
   t.equal(r.code, 0);
-  t.ok(at(r, (e) => e.status?.currentState === 1) - at(r, (e) => e.sent === 1) < 1000, 'STOPPED within a second of STOP');
+  const stopped = at(r, (e) => e.status?.currentState === 1);
+  t.ok(stopped - at(r, (e) => e.sent === 1) < 1000, 'STOPPED within a second of STOP');
+  t.ok(r.ended - stopped < 500, `the process ended ${r.ended - stopped} ms after STOPPED`);
   quiet(t, r);
   t.match(
     r.logLines.map((l) => l.msg),
