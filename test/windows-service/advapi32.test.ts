@@ -74,8 +74,9 @@ t.test('the dispatcher table as a call off the JS thread reads it: the service, 
     koffi.unregister(serviceMain);
     koffi.unregister(comparator);
   });
+  const table = dispatchTable('nhiicc', serviceMain);
   await new Promise<void>((resolve, reject) =>
-    qsort.async(dispatchTable('nhiicc', serviceMain), 2, koffi.sizeof(types.tableEntry), comparator, (err: unknown) => (err ? reject(err) : resolve())),
+    qsort.async(table, table.length, koffi.sizeof(types.tableEntry), comparator, (err: unknown) => (err ? reject(err) : resolve())),
   );
   t.same(seen, [
     { lpServiceName: 'nhiicc', lpServiceProc: serviceMain },
