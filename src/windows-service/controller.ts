@@ -19,17 +19,20 @@ import {
 
 export const SERVICE_NAME = 'nhiicc';
 
+/** Wait hints: how long each step of starting or stopping may take before the next checkpoint. */
 export interface Timing {
-  /** START_PENDING's wait hint, and how long serving may take to start before the service gives up. */
+  /** START_PENDING: past it with no checkpoint, the service gives up starting. */
   startMs: number;
-  /** STOP_PENDING's wait hint, and how long closing may take before the process is ended anyway. */
+  /** STOP_PENDING: past it, the process is ended without waiting for the close to finish. */
   stopMs: number;
 }
 
 /**
- * Windows allows a service 30 s to start by default. A stop has no hard
- * limit, but at system shutdown Windows waits only a few seconds before
- * ending service processes, and a close normally takes milliseconds.
+ * Starting has two steps (loading the app, then certificate, card layer and
+ * listening), each well under Windows' default 30 s even on a slow first
+ * boot. A stop has no limit of its own, but at system shutdown Windows waits
+ * only a few seconds before ending service processes, and a close normally
+ * takes milliseconds.
  */
 export const SERVICE_TIMING: Timing = { startMs: 30_000, stopMs: 10_000 };
 
@@ -84,6 +87,8 @@ const NOT_STARTED = 0;
 export class ServiceController {
   private status: ServiceStatus = { currentState: NOT_STARTED, controlsAccepted: 0, win32ExitCode: 0, serviceSpecificExitCode: 0, checkPoint: 0, waitHint: 0 };
   private deadline: NodeJS.Timeout | undefined;
+  /** What happens when the current pending state's wait hint passes with no new checkpoint. */
+  private expiry: { exitCode: number; reason: string } | undefined;
 
   constructor(
     private readonly api: ServiceControlApi,
@@ -108,7 +113,10 @@ export class ServiceController {
     const state = this.status.currentState;
     switch (message.type) {
       case 'progress':
-        if (state === SERVICE_START_PENDING || state === SERVICE_STOP_PENDING) this.report({ checkPoint: this.status.checkPoint + 1 });
+        if (state === SERVICE_START_PENDING || state === SERVICE_STOP_PENDING) {
+          this.report({ checkPoint: this.status.checkPoint + 1 });
+          this.arm();
+        }
         break;
       case 'running':
         if (state === SERVICE_START_PENDING) {
@@ -153,13 +161,24 @@ export class ServiceController {
     }
   }
 
-  /** A pending state with its first checkpoint, and the deadline after which the process is ended. */
+  /** A pending state with its first checkpoint. */
   private pending(state: number, waitHint: number, exitCode: number, reason: string): void {
     this.report({ currentState: state, controlsAccepted: 0, checkPoint: 1, waitHint });
+    this.expiry = { exitCode, reason };
+    this.arm();
+  }
+
+  /**
+   * The wait hint is the time until the next checkpoint: when it passes
+   * with none, the process is ended after reporting STOPPED.
+   */
+  private arm(): void {
+    const { waitHint } = this.status;
+    const { exitCode, reason } = this.expiry!;
     clearTimeout(this.deadline);
     this.deadline = setTimeout(() => {
       this.stopped(exitCode);
-      this.options.endProcess(`${reason} (${waitHint} ms): the service reported STOPPED and ends its process`);
+      this.options.endProcess(`${reason} (no progress for ${waitHint} ms): the service reported STOPPED and ends its process`);
     }, waitHint);
   }
 

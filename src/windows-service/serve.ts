@@ -61,8 +61,8 @@ export async function serveAsWindowsService(opts: ServeOptions, describeFailure:
   if (Object.keys(foreign).length > 0) {
     logger.fatal(
       foreign,
-      `refusing to serve: ${Object.keys(foreign).join(' and ')} in the service's environment let other programs choose what Node runs. ` +
-        'The service definition clears them: reinstall nhiicc, or remove them from the system environment',
+      `refusing to serve: the service's environment sets ${Object.keys(foreign).join(' and ')}, which let other programs choose what Node runs; ` +
+        "nhiicc's service definition clears them: reinstall nhiicc, or remove them from the system environment",
     );
     return control.stopped(EXIT.foreignNodeEnvironment);
   }

@@ -177,7 +177,7 @@ t.test('deadlines: a main thread that never serves, or never finishes closing, i
   start.controller.run();
   await start.until('done');
   t.same(start.scm.statuses, ['START_PENDING accepts=0 exit=0/0 checkpoint=1 hint=40', 'STOPPED accepts=0 exit=1066/3 checkpoint=0 hint=0']);
-  t.match(start.ended, [/serving did not start in time \(40 ms\)/]);
+  t.match(start.ended, [/serving did not start in time \(no progress for 40 ms\)/]);
 
   const stop = setup(timing);
   stop.controller.run();
@@ -196,4 +196,14 @@ t.test('deadlines: a main thread that never serves, or never finishes closing, i
   onTime.controller.fromMain({ type: 'running' });
   await new Promise((r) => setTimeout(r, 80));
   t.same(onTime.ended, [], 'RUNNING clears the start deadline');
+
+  const slow = setup({ startMs: 60, stopMs: 60 });
+  slow.controller.run();
+  await slow.until('start');
+  await new Promise((r) => setTimeout(r, 40));
+  slow.controller.fromMain({ type: 'progress' });
+  await new Promise((r) => setTimeout(r, 40));
+  t.same(slow.ended, [], 'each checkpoint gives the next step its own wait hint');
+  await slow.until('done');
+  t.equal(slow.ended.length, 1, 'and a step with no checkpoint is still ended');
 });

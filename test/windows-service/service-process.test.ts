@@ -165,7 +165,7 @@ t.test('a main thread that stays blocked past the stop deadline: STOPPED with co
     r.entries.some((e) => e.unblocked !== undefined),
     'before the main thread was free again',
   );
-  t.match(r.logLines.at(-1), { level: 60, msg: /serving did not stop in time \(1000 ms\)/ }, 'the reason is in the log');
+  t.match(r.logLines.at(-1), { level: 60, msg: /serving did not stop in time \(no progress for 1000 ms\)/ }, 'the reason is in the log');
   quiet(t, r);
 });
 
@@ -193,7 +193,7 @@ t.test('NODE_OPTIONS or NODE_PATH in the environment: refused, STOPPED with code
     const r = await run('stop', { [name]: value });
     t.same(r.statuses, [...STARTING, 'STOPPED 1066/2 checkpoint=0 hint=0'], name);
     t.equal(r.code, 2);
-    t.match(r.logLines.at(-1), { level: 60, [name]: value, msg: new RegExp(`refusing to serve: ${name}`) });
+    t.match(r.logLines.at(-1), { level: 60, [name]: value, msg: new RegExp(`refusing to serve: the service's environment sets ${name}`) });
     t.notOk(r.entries.some((e) => e.page), 'never served');
     quiet(t, r);
   }
