@@ -71,7 +71,7 @@ export async function serveAsWindowsService(opts: ServeOptions, describeFailure:
   try {
     service = await startService({ ...opts, logger });
   } catch (err) {
-    logger.fatal(describeFailure(err));
+    logger.fatal({ err }, describeFailure(err));
     return control.stopped(EXIT.startFailed);
   }
   control.running();

@@ -12,6 +12,7 @@ const ERROR_FAILED_SERVICE_CONTROLLER_CONNECT = 1063;
 const SERVICE_STOPPED = 1;
 
 export function loadServiceControl() {
+  if (process.env.FAKE_SCM_BROKEN) throw new Error('advapi32.dll could not be loaded (as a test)');
   const record = (entry) => fs.appendFileSync(process.env.FAKE_SCM_RECORD, `${JSON.stringify({ t: Date.now(), thread: 'control', ...entry })}\n`);
   const channel = new BroadcastChannel('fake-scm');
   channel.unref();

@@ -207,6 +207,14 @@ t.test('started by hand (error 1063): says so on stderr, exit 1, no status, no l
   t.equal(r.log, undefined);
 });
 
+t.test('a control thread that cannot start: the reason on stderr and in the log, exit 1', async (t) => {
+  const r = await run('stop', { FAKE_SCM_BROKEN: '1' });
+  t.equal(r.code, 1);
+  t.equal(r.stderr, 'nhiicc: advapi32.dll could not be loaded (as a test)\n', 'for a person who ran it by hand');
+  t.match(r.logLines, [{ level: 60, msg: 'the service could not start: advapi32.dll could not be loaded (as a test)' }], 'for the service control manager, which shows no stderr');
+  t.same(r.statuses, []);
+});
+
 t.test('the CLI on another OS: --windows-service says it is for Windows', async (t) => {
   const r = await runCli(['serve', '--windows-service']);
   t.equal(r.code, 1);
