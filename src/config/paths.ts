@@ -21,3 +21,11 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env, platform 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
+
+/**
+ * The Windows service's log: under ProgramData, where the installer gives
+ * the service's account write access, whatever --config-dir says.
+ */
+export function windowsServiceLogFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.win32.join(env.ProgramData ?? 'C:\\ProgramData', 'nhiicc', 'logs', 'nhiicc.log');
+}
