@@ -1,23 +1,29 @@
+import os from 'node:os';
 import { NhiError } from '../card/errors.js';
 import { READ_PROFILE_PLAN, readProfile } from '../card/operations.js';
+import { POLKIT_RULE, SERVICE_USER } from '../config/paths.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
+import { SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
 import { type Check, failed, informational, passed, skipped } from './check.js';
 
 export type ReaderLayer = Pick<CardAccess, 'status' | 'withCard' | 'close'> & { settled(timeoutMs?: number): Promise<void> };
 
-/** `pcsc-service`, `readers` and `card`, from one reader layer that is closed afterwards. */
-export async function pcscChecks(open: () => ReaderLayer, platform: NodeJS.Platform): Promise<Check[]> {
+/**
+ * `pcsc-service`, `readers` and `card`, from one reader layer that is closed
+ * afterwards, as `user` (this process's) meets pcscd.
+ */
+export async function pcscChecks(open: () => ReaderLayer, platform: NodeJS.Platform, user: string = currentUser()): Promise<Check[]> {
   const readers = open();
   try {
     await readers.settled();
     const status = readers.status();
     if (!status.available) {
       const why = 'the PC/SC service is not reachable';
-      return [
-        failed('pcsc-service', `PC/SC service not reachable${status.reason ? `: ${status.reason}` : ''}`, pcscFix(platform)),
-        skipped('readers', why),
-        skipped('card', why),
-      ];
+      const service =
+        status.code === SCARD_W_SECURITY_VIOLATION
+          ? permissionProblem(user)
+          : failed('pcsc-service', `PC/SC service not reachable${status.reason ? `: ${status.reason}` : ''}`, pcscFix(platform), status.code !== undefined ? { code: hex(status.code) } : undefined);
+      return [service, skipped('readers', why), skipped('card', why)];
     }
     const service = passed('pcsc-service', 'PC/SC service reachable');
     if (status.readers.length === 0) {
@@ -64,6 +70,30 @@ async function cardCheck(readers: ReaderLayer): Promise<Check> {
     }
     return failed('card', `the NHI card could not be read (${err.code}: ${err.message})`, 'take the card out, insert it again, or try another reader', details);
   }
+}
+
+function currentUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+const hex = (code: number) => `0x${code.toString(16).toUpperCase().padStart(8, '0')}`;
+
+/**
+ * pcscd is running but refuses this user (polkit, on pcsc-lite 2 and
+ * Fedora): allowed only with an active local session, which a system service
+ * never has, hence the packages' rule for the service's user.
+ */
+function permissionProblem(user: string): Check {
+  const summary = `pcscd refuses user ${user} (${hex(SCARD_W_SECURITY_VIOLATION)}, SCARD_W_SECURITY_VIOLATION): polkit does not allow it to use PC/SC`;
+  const fix =
+    user === SERVICE_USER
+      ? `put back the polkit rule ${POLKIT_RULE} that lets the service's user use pcscd: \`sudo apt install --reinstall -o Dpkg::Options::=--force-confmiss nhiicc\` (Fedora: \`sudo dnf reinstall nhiicc\`); polkit reads it at once and the service retries by itself`
+      : `polkit lets only users of an active local session use PC/SC: run this in the computer's own desktop session, or add a polkit rule for ${user} like nhiicc's ${POLKIT_RULE}`;
+  return failed('pcsc-service', summary, fix, { code: hex(SCARD_W_SECURITY_VIOLATION), user });
 }
 
 function pcscFix(platform: NodeJS.Platform): string {
