@@ -1,14 +1,18 @@
 // The Linux file layout shared by the .deb and .rpm builders.
 import fs from 'node:fs';
 import path from 'node:path';
+import { POLKIT_RULE } from '../../src/config/paths.js';
 import { INSTALLERS_DIR } from '../node-runtime.js';
 import { REPO, type Staged } from '../stage.js';
 
-export const PREFIX = '/opt/nhiicc';
-/** Where the official component's manual tells users to open the check page. */
-export const ESAMPLE_DIR = '/usr/local/share/NHIICC/html';
+/** The app and its Node runtime: a program's private files (not /opt, which is the administrator's). */
+export const PREFIX = '/usr/lib/nhiicc';
+/**
+ * The check page. The official manual names /usr/local/share/NHIICC/html, but
+ * /usr/local is the administrator's: nhiicc-setup links that path here.
+ */
+export const ESAMPLE_DIR = '/usr/share/nhiicc/html';
 export const ESAMPLE_FILES = ['ESample.html', 'esample.js'];
-export const POLKIT_RULE = '/etc/polkit-1/rules.d/60-nhiicc-pcscd.rules';
 
 /**
  * Lays out the installed tree under root (a package's data root), with
@@ -53,7 +57,8 @@ function normalizeModes(dir: string): void {
       fs.chmodSync(p, 0o755);
       normalizeModes(p);
     } else {
-      const exec = (fs.statSync(p).mode & 0o111) !== 0;
+      // Shared objects are loaded, not run.
+      const exec = (fs.statSync(p).mode & 0o111) !== 0 && !/\.(node|so)(\.\d+)*$/.test(e.name);
       fs.chmodSync(p, exec ? 0o755 : 0o644);
     }
   }
