@@ -27,8 +27,7 @@ export function buildDeb(): string {
   const info = appInfo();
   const staged = stage('deb', { target });
   const root = path.join(BUILD_DIR, 'deb', 'root');
-  // Debian 12 still keeps units in /lib (usrmerge makes both work).
-  linuxTree(staged, root, '/lib/systemd/system');
+  linuxTree(staged, root);
   pruneModules(path.join(root, PREFIX, 'app', 'node_modules'));
   const binaries = stripBinaries(path.join(root, PREFIX));
   addDocs(info, PREFIX, root, releaseDate());

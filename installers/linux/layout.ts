@@ -15,11 +15,14 @@ export const ESAMPLE_DIR = '/usr/share/nhiicc/html';
 export const ESAMPLE_FILES = ['ESample.html', 'esample.js'];
 
 /**
- * Lays out the installed tree under root (a package's data root), with
- * systemd units in unitDir ("/lib/systemd/system" on Debian 12,
- * "/usr/lib/systemd/system" on Fedora).
+ * Where systemd units go: Fedora's %{_unitdir}, and on Debian the place that
+ * works on both 12 and 13 (on 13's merged /usr, dpkg cannot remove a /lib
+ * folder it knows by that name: "/lib/systemd/system not empty").
  */
-export function linuxTree(staged: Staged, root: string, unitDir: string): void {
+export const UNIT_DIR = '/usr/lib/systemd/system';
+
+/** Lays out the installed tree under root (a package's data root). */
+export function linuxTree(staged: Staged, root: string): void {
   const at = (p: string) => path.join(root, p);
   fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(at(PREFIX), { recursive: true });
@@ -34,8 +37,8 @@ export function linuxTree(staged: Staged, root: string, unitDir: string): void {
   fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', 'nhiicc'), at('/usr/bin/nhiicc'));
   fs.chmodSync(at('/usr/bin/nhiicc'), 0o755);
 
-  fs.mkdirSync(at(unitDir), { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'systemd', 'nhiicc.service'), at(`${unitDir}/nhiicc.service`));
+  fs.mkdirSync(at(UNIT_DIR), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'systemd', 'nhiicc.service'), at(`${UNIT_DIR}/nhiicc.service`));
 
   fs.mkdirSync(at(path.dirname(POLKIT_RULE)), { recursive: true });
   fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', '60-nhiicc-pcscd.rules'), at(POLKIT_RULE));
