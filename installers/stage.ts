@@ -36,26 +36,6 @@ export function buildApp(): void {
   if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js'))) throw new Error('dist/cli.js missing: the build failed');
 }
 
-/** Our transaction addon (native/pcsc-card), linked into node_modules by npm. */
-const CARD_ADDON = 'nhiicc-pcsc-card';
-
-/**
- * The addon is a link to native/pcsc-card: copy what it points to, and only
- * its loader and compiled file. Built for this OS only; elsewhere the service
- * falls back to pcsclite's card I/O (no PC/SC transactions) until the
- * target's own build provides it.
- */
-function stageCardAddon(from: string, to: string, sameOs: boolean, log: (line: string) => void): void {
-  const built = path.join(from, 'build', 'Release', 'pcsc_card.node');
-  if (!sameOs || !fs.existsSync(built)) {
-    log(`note: no ${CARD_ADDON} build for this target: card I/O without PC/SC transactions`);
-    return;
-  }
-  fs.mkdirSync(path.join(to, 'build', 'Release'), { recursive: true });
-  for (const f of ['package.json', 'index.js']) fs.copyFileSync(path.join(from, f), path.join(to, f));
-  fs.copyFileSync(built, path.join(to, 'build', 'Release', 'pcsc_card.node'));
-}
-
 /** Production dependencies as npm resolved them (no dev tools, no test deps). */
 function productionPackages(): string[] {
   const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
@@ -74,16 +54,12 @@ function productionPackages(): string[] {
 
 export interface StageOptions {
   target: Target;
-  /** A pcsclite.node built for target; defaults to this checkout's build on the same OS. */
-  pcscliteAddon?: string;
 }
 
 export interface Staged {
   root: string;
   app: string;
   node: string;
-  /** Whether the staged app has a pcsclite addon built for target. */
-  hasAddon: boolean;
   html: string[];
 }
 
@@ -110,34 +86,12 @@ export function stage(format: string, opts: StageOptions): Staged {
   }
   if (!html.includes('ESample.html')) log('warning: html/ESample.html is not in the tree yet; the package has no check page');
 
-  const sameOs = opts.target.split('-')[0] === (process.platform === 'win32' ? 'win' : process.platform);
   for (const rel of productionPackages()) {
-    if (rel.endsWith(`node_modules${path.sep}${CARD_ADDON}`)) {
-      stageCardAddon(path.join(REPO, rel), path.join(app, rel), sameOs, log);
-      continue;
-    }
+    // Nested node_modules are listed on their own.
     fs.cpSync(path.join(REPO, rel), path.join(app, rel), {
       recursive: true,
-      // Nested node_modules are listed on their own; pcsclite's build tree is
-      // replaced below by the one addon file the target needs.
-      filter: (src) => {
-        const inner = path.relative(path.join(REPO, rel), src);
-        const first = inner.split(path.sep)[0];
-        if (first === 'node_modules') return false;
-        if (rel.endsWith(`node_modules${path.sep}pcsclite`)) return !['build', 'src', 'test', 'examples'].includes(first ?? '');
-        return true;
-      },
+      filter: (src) => path.relative(path.join(REPO, rel), src).split(path.sep)[0] !== 'node_modules',
     });
-  }
-
-  const builtHere = path.join(REPO, 'node_modules', 'pcsclite', 'build', 'Release', 'pcsclite.node');
-  const addon = opts.pcscliteAddon ?? process.env.NHIICC_PCSCLITE_ADDON ?? (sameOs && fs.existsSync(builtHere) ? builtHere : undefined);
-  const addonDest = path.join(app, 'node_modules', 'pcsclite', 'build', 'Release', 'pcsclite.node');
-  if (addon) {
-    fs.mkdirSync(path.dirname(addonDest), { recursive: true });
-    fs.copyFileSync(addon, addonDest);
-  } else {
-    log(`warning: no pcsclite addon for ${opts.target} (build it on that OS, or set NHIICC_PCSCLITE_ADDON): the service would answer 7001`);
   }
 
   const node = nodeRuntime(opts.target, log);
@@ -149,10 +103,5 @@ export function stage(format: string, opts: StageOptions): Staged {
   if (fs.existsSync(license)) fs.copyFileSync(license, path.join(root, 'bin', 'NODE-LICENSE'));
   fs.writeFileSync(path.join(root, 'bin', 'NODE-VERSION'), `v${NODE_VERSION}\n`);
 
-  // The addon must load in the pinned runtime, or the service cannot read cards.
-  if (addon && sameOs && process.arch === opts.target.split('-')[1]) {
-    const r = spawnSync(nodeDest, ['-e', `require(${JSON.stringify(path.join(app, 'node_modules', 'pcsclite'))})`], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`pcsclite does not load in Node ${NODE_VERSION}: ${r.stderr.split('\n').slice(0, 5).join(' ')}`);
-  }
-  return { root, app, node: nodeDest, hasAddon: addon !== undefined, html };
+  return { root, app, node: nodeDest, html };
 }

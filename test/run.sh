@@ -7,14 +7,15 @@ cd "$(dirname "$0")/.."
 say() { echo "[test setup] $*"; }
 
 # System packages the real-stack tests use: PC/SC (pcscd + the vpcd virtual
-# reader), the addon's headers, NSS and browser for trust and page tests,
-# packaging tools for the installer tests (dpkg-dev and binutils for the
-# .deb's library dependencies and stripping, lintian to check it), and
-# mmdebstrap + systemd-container to boot Debian 12 and 13 for the .deb test.
+# reader; the card layer loads libpcsclite1 through koffi, nothing is
+# compiled), NSS and browser for trust and page tests, packaging tools for the
+# installer tests (dpkg-dev and binutils for the .deb's library dependencies
+# and stripping, lintian to check it), and mmdebstrap + systemd-container to
+# boot Debian 12 and 13 for the .deb test.
 declare -A NEED=(
   [pcscd]=pcscd
   [vsmartcard-vpcd]=vsmartcard-vpcd
-  [libpcsclite-dev]=libpcsclite-dev
+  [libpcsclite1]=libpcsclite1
   [libnss3-tools]=libnss3-tools
   [chromium]=chromium
   [fonts-wqy-microhei]=fonts-wqy-microhei
@@ -28,6 +29,7 @@ declare -A NEED=(
   [wixl]=wixl
   [msitools]=msitools
   [mono-mcs]=mono-mcs
+  [libmono-system-serviceprocess4.0-cil]=libmono-system-serviceprocess4.0-cil
   [python3]=python3
   [dpkg-dev]=dpkg-dev
   [binutils]=binutils
@@ -52,8 +54,8 @@ else
   say "Debian packages present"
 fi
 
-# Node dependencies; pcsclite is compiled by node-gyp (allowScripts in package.json).
-if [ ! -d node_modules ] || ! node -e "require('pcsclite')" >/dev/null 2>&1; then
+# Node dependencies: prebuilt only, nothing compiles (allowScripts in package.json).
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
 fi

@@ -21,7 +21,7 @@ function releaseDate(): Date {
 
 export function buildDeb(): string {
   const target = hostTarget();
-  if (!target.startsWith('linux-')) throw new Error('the .deb is built on Linux: its pcsclite addon is this machine’s build');
+  if (!target.startsWith('linux-')) throw new Error('the .deb is built on Linux: it ships the koffi binary npm installed here');
   const arch = DEB_ARCH[process.arch];
   if (!arch) throw new Error(`no Debian architecture for ${process.arch}`);
   const info = appInfo();

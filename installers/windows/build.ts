@@ -5,9 +5,6 @@
 // The service wrapper (service/NhiiccService.cs) is compiled with csc.exe
 // from the in-box .NET Framework on Windows, or mono's mcs elsewhere; or
 // NHIICC_SERVICE_EXE names a prebuilt one.
-// The pcsclite addon can only be compiled on Windows (node-gyp + MSVC against
-// winscard): without one (NHIICC_PCSCLITE_ADDON, or this checkout's build
-// on Windows) the MSI is named *-nopcsc.msi and can serve but not read cards.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -93,7 +90,7 @@ export function buildMsi(): string {
     SetupMjs: path.join(WIN, 'setup.mjs'),
   };
   fs.mkdirSync(OUT_DIR, { recursive: true });
-  const out = path.join(OUT_DIR, `${info.name}-${info.version}-x64${staged.hasAddon ? '' : '-nopcsc'}.msi`);
+  const out = path.join(OUT_DIR, `${info.name}-${info.version}-x64.msi`);
   for (const stale of fs.readdirSync(OUT_DIR).filter((f) => f.endsWith('.msi'))) fs.rmSync(path.join(OUT_DIR, stale));
   const defines = (flag: string, extra: Record<string, string>) => Object.entries({ ...vars, ...extra }).map(([k, v]) => `${flag}${k}=${v}`);
 
@@ -113,6 +110,5 @@ export function buildMsi(): string {
   } else {
     throw new Error('no MSI toolchain: WiX v3 (candle, light) on Windows, or wixl (apt-get install wixl)');
   }
-  if (!staged.hasAddon) log('warning: this MSI has no Windows pcsclite addon (it is compiled on Windows, see .github/workflows/installers.yml)');
   return out;
 }

@@ -22,17 +22,6 @@ async function step(transmit: Transmit, apdu: Buffer, code: NhiCode, what: strin
   return data;
 }
 
-/**
- * The APDUs an operation sends when the card answers each with 9000. The
- * PC/SC layer may send such a plan in one go and hand the answers back as the
- * operation asks for them; it only ever holds reads and selects, harmless if
- * the operation stops early. test/card/operations.test.ts keeps each plan
- * equal to what its operation sends.
- */
-export const READ_PROFILE_PLAN: readonly Buffer[] = [SELECT_NHI, READ_BASIC_PROFILE, READ_CARD_DATA];
-export const READ_CARD_ID_PLAN: readonly Buffer[] = [SELECT_NHI, READ_CARD_ID];
-export const READ_ID_AND_RANDOM_PLAN: readonly Buffer[] = [...READ_CARD_ID_PLAN, GET_CARD_RANDOM];
-
 export async function selectNhi(transmit: Transmit): Promise<void> {
   await step(transmit, SELECT_NHI, '7004', 'SELECT of the NHI applet');
 }
@@ -48,13 +37,13 @@ export async function readProfile(transmit: Transmit): Promise<CardProfile> {
   return { ...basic, mark };
 }
 
-/** The card id (its card number), which EnCrypt's key is made from (PROTOCOL.md §5). */
+/** The card id (its card number), which EnCrypt's key is made from (docs/protocol.md §5.1). */
 export async function readCardId(transmit: Transmit): Promise<Buffer> {
   await selectNhi(transmit);
   return parseCardId(await step(transmit, READ_CARD_ID, '8001', 'reading the card id'));
 }
 
-/** Card id and card random, the card's half of the SAM exchange (PROTOCOL.md §6). */
+/** Card id and card random, the card's half of the SAM exchange (docs/protocol.md §6.3). */
 export async function readIdAndRandom(transmit: Transmit): Promise<{ cardId: Buffer; random: Buffer }> {
   const cardId = await readCardId(transmit);
   const random = parseCardRandom(await step(transmit, GET_CARD_RANDOM, '8002', 'reading the card random'));

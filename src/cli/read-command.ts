@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { NhiError } from '../card/errors.js';
-import { type CardProfile, READ_PROFILE_PLAN, readProfile } from '../card/operations.js';
+import { type CardProfile, readProfile } from '../card/operations.js';
 import { openCardReaders } from '../pcsc/index.js';
 import { fail } from './fail.js';
 
@@ -52,7 +52,7 @@ export function registerReadCommand(program: Command): void {
       try {
         const { reader, profile } = await readers.withCard(
           async (tx, reader) => ({ reader, profile: await readProfile(tx) }),
-          { plan: READ_PROFILE_PLAN, ...(opts.reader !== undefined ? { reader: opts.reader } : {}) },
+          opts.reader !== undefined ? { reader: opts.reader } : {},
         );
         process.stdout.write(opts.json ? `${JSON.stringify(profileJson(reader, profile))}\n` : `${table(reader, profile)}\n`);
       } catch (err) {

@@ -1,10 +1,11 @@
 import os from 'node:os';
 import { NhiError } from '../card/errors.js';
-import { READ_PROFILE_PLAN, readProfile } from '../card/operations.js';
+import { readProfile } from '../card/operations.js';
 import { POLKIT_RULE, SERVICE_USER } from '../config/paths.js';
+import { abiFor } from '../pcsc/abi/index.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
-import { SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
-import { type Check, failed, informational, passed, skipped } from './check.js';
+import { hex, SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
+import { type Check, failed, passed, skipped } from './check.js';
 
 export type ReaderLayer = Pick<CardAccess, 'status' | 'withCard' | 'close'> & { settled(timeoutMs?: number): Promise<void> };
 
@@ -50,7 +51,7 @@ async function cardCheck(readers: ReaderLayer): Promise<Check> {
     const reader = await readers.withCard(async (tx, name) => {
       await readProfile(tx);
       return name;
-    }, { plan: READ_PROFILE_PLAN });
+    });
     return passed('card', `NHI card in ${reader} is readable`, { reader });
   } catch (err) {
     if (!(err instanceof NhiError)) {
@@ -80,8 +81,6 @@ function currentUser(): string {
   }
 }
 
-const hex = (code: number) => `0x${code.toString(16).toUpperCase().padStart(8, '0')}`;
-
 /**
  * pcscd is running but refuses this user (polkit, on pcsc-lite 2 and
  * Fedora): allowed only with an active local session, which a system service
@@ -97,14 +96,7 @@ function permissionProblem(user: string): Check {
 }
 
 function pcscFix(platform: NodeJS.Platform): string {
-  switch (platform) {
-    case 'win32':
-      return 'start the Windows "Smart Card" service (SCardSvr): `sc.exe config SCardSvr start= demand` then `sc.exe start SCardSvr` from an elevated prompt';
-    case 'darwin':
-      return 'PC/SC is part of macOS: unplug and replug the reader; if it persists, restart the computer';
-    default:
-      return 'install and start pcscd: `sudo apt install pcscd` (Fedora: `sudo dnf install pcsc-lite`), then `sudo systemctl enable --now pcscd.socket`';
-  }
+  return abiFor(platform).serviceHint;
 }
 
 function readerFix(platform: NodeJS.Platform): string {
@@ -112,18 +104,4 @@ function readerFix(platform: NodeJS.Platform): string {
   if (platform === 'linux') return `${base}; if it is plugged in, install its driver (\`sudo apt install libccid\`) and restart pcscd: \`sudo systemctl restart pcscd\``;
   if (platform === 'win32') return `${base}; if it is plugged in, check it in Device Manager under "Smart card readers"`;
   return `${base}; if it is plugged in, check it with \`system_profiler SPSmartCardsDataType\``;
-}
-
-/**
- * Without our card-connection addon the service still reads cards, through
- * pcsclite alone, but cannot keep other programs' APDUs out of the middle of
- * ours: worth knowing, not a failure.
- */
-export function cardTransactionsCheck(addonLoaded: boolean): Check {
-  if (addonLoaded) return passed('card-transactions', 'card operations run inside PC/SC transactions (nhiicc-pcsc-card addon)');
-  return informational(
-    'card-transactions',
-    'the nhiicc-pcsc-card addon is not built: cards are read without PC/SC transactions, so another program could send APDUs in the middle of ours',
-    'build it: `npm rebuild nhiicc-pcsc-card` (needs the PC/SC development headers, e.g. `sudo apt install libpcsclite-dev`, and a C compiler)',
-  );
 }

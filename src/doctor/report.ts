@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { LinuxBrowser } from '../browser-policy/linux-policy.js';
-import { loadCardAddon, openCardReaders } from '../pcsc/index.js';
+import { openCardReaders } from '../pcsc/index.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
 import type { Runner } from '../trust/runner.js';
 import { defaultTrustContext } from '../trust/trust.js';
@@ -9,7 +9,7 @@ import { type Check, isOk } from './check.js';
 import { certificateCheck, readCertificateFiles, trustChecks } from './certificate-checks.js';
 import { findListeners, hostsCheck, type Listener, portCheck, probePort, type Prober } from './network-checks.js';
 import { findOfficialComponent, officialComponentCheck, realFiles, type FileSystemView } from './official-component.js';
-import { cardTransactionsCheck, pcscChecks, type ReaderLayer } from './pcsc-checks.js';
+import { pcscChecks, type ReaderLayer } from './pcsc-checks.js';
 import { browserPolicyCheck } from './policy-check.js';
 import { serviceCheck } from './service-checks.js';
 import { pcscChecksAsServiceUser, type ServiceUserChecks } from './service-user.js';
@@ -30,7 +30,6 @@ export interface DoctorDeps {
   openReaders: () => ReaderLayer;
   /** PC/SC as the service's user sees it, when that is not this process's view. */
   pcscAsServiceUser: () => Promise<ServiceUserChecks>;
-  cardAddonLoaded: () => boolean;
   resolves?: (name: string) => Promise<boolean>;
   probe: Prober;
   findListeners?: (port: number) => Promise<Listener[]>;
@@ -52,7 +51,6 @@ export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDe
     openReaders: () => openCardReaders({ settleMs: 3000 }),
     pcscAsServiceUser: () =>
       pcscChecksAsServiceUser({ platform, runner, files, isRoot: process.getuid?.() === 0, self: [process.execPath, process.argv[1]!] }),
-    cardAddonLoaded: () => loadCardAddon() !== null,
     probe: probePort(),
     now: () => new Date(),
     ...overrides,
@@ -86,7 +84,6 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
       const own = await pcscOnly(deps);
       return asService.kind === 'unknown' ? [...own, asService.note] : own;
     }),
-    guard(['card-transactions'], async () => [cardTransactionsCheck(deps.cardAddonLoaded())]),
     guard(['certificate'], async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
     guard(['trust-system'], () => trustChecks(options.configDir, files, trustContext, options.userConfigDir)),
     guard(['hosts'], async () => [

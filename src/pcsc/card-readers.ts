@@ -1,18 +1,18 @@
 import { EventEmitter } from 'node:events';
-import { selectNhi } from '../card/operations.js';
 import { NhiError } from '../card/errors.js';
+import { selectNhi } from '../card/operations.js';
 import type { Transmit } from '../card/response.js';
 import {
-  type ContextListener,
-  type OpenContext,
-  type PcscContext,
   PcscUnavailableError,
-  type ReaderPort,
-  scardCodeOf,
+  SCARD_E_INVALID_HANDLE,
+  SCARD_E_NO_SERVICE,
+  SCARD_E_NO_SMARTCARD,
+  SCARD_E_SERVICE_STOPPED,
   SCARD_W_REMOVED_CARD,
   SCARD_W_RESET_CARD,
-  SCARD_E_NO_SMARTCARD,
-} from './port.js';
+  scardCodeOf,
+} from './errors.js';
+import type { ContextListener, OpenContext, PcscContext, ReaderPort } from './port.js';
 import { SerialQueue } from './serial-queue.js';
 
 export interface ReaderStatus {
@@ -34,8 +34,6 @@ export interface PcscStatus {
 export interface CardAccessOptions {
   /** Use only this reader (`--reader NAME`). */
   reader?: string;
-  /** The APDUs the operation will send if all goes well (card/operations.ts plans): sent in one go where the binding can. */
-  plan?: readonly Buffer[];
   /**
    * Aborted when the caller no longer wants the result (its page went away,
    * or its deadline passed): an operation not yet started never reaches the
@@ -45,9 +43,11 @@ export interface CardAccessOptions {
   signal?: AbortSignal;
 }
 
+export type CardOperation<T> = (transmit: Transmit, reader: string) => Promise<T>;
+
 /** What the protocol layer needs: one card, held for a whole operation. */
 export interface CardAccess {
-  withCard<T>(operation: (transmit: Transmit, reader: string) => Promise<T>, options?: CardAccessOptions): Promise<T>;
+  withCard<T>(operation: CardOperation<T>, options?: CardAccessOptions): Promise<T>;
   status(): PcscStatus;
   close(): Promise<void>;
 }
@@ -62,59 +62,64 @@ interface ReaderState {
 export interface CardReadersOptions {
   /** How long to wait for the first reader list and card states. */
   settleMs?: number;
-  /** Delay before reopening a lost context. */
+  /** First delay before opening PC/SC again after it failed or was lost; it doubles up to maxReopenMs. */
   reopenMs?: number;
+  maxReopenMs?: number;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
 const ERR_RETRY = Symbol('retry');
-/** A context younger than this has just listed the readers: no need to reopen. */
-const FRESH_CONTEXT_MS = 1000;
+/** Codes that say the service (not the card) is gone: the context is rebuilt. */
+const SERVICE_GONE = new Set([SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED, SCARD_E_INVALID_HANDLE]);
 
 /**
  * Follows readers and cards through a PC/SC context and hands one card at a
  * time to callers. Everything goes through one queue, so APDUs of concurrent
- * callers never interleave. The context is rebuilt when the service is lost or
- * a reader vanishes: pcsclite does not see a re-plugged reader on an old
- * context (upstream bug), and a fresh context does.
+ * callers never interleave. When PC/SC cannot be opened or is lost, it is
+ * opened again in the background, at growing intervals, and the cause is
+ * logged once.
  */
 export class CardReaders implements CardAccess {
   private readonly queue = new SerialQueue();
   private readonly readers = new Map<string, ReaderState>();
   private readonly events = new EventEmitter();
   private ctx: PcscContext | undefined;
-  private unavailable: string | undefined;
-  private unavailableCode: number | undefined;
+  private opening: Promise<void> | undefined;
+  private unavailable: PcscUnavailableError | undefined;
   private listed = false;
   /** Readers whose first card state has not arrived yet. */
   private pendingStatus = new Set<string>();
   private reopenTimer: NodeJS.Timeout | undefined;
+  private reopenDelay: number;
   private closed = false;
-  private openedAt = 0;
   private generation = 0;
   private readonly settleMs: number;
   private readonly reopenMs: number;
+  private readonly maxReopenMs: number;
 
   constructor(
     private readonly open: OpenContext,
     private readonly options: CardReadersOptions = {},
   ) {
     this.settleMs = options.settleMs ?? 2000;
-    this.reopenMs = options.reopenMs ?? 500;
+    this.reopenMs = options.reopenMs ?? 1000;
+    this.maxReopenMs = options.maxReopenMs ?? 5000;
+    this.reopenDelay = this.reopenMs;
     this.events.setMaxListeners(0);
   }
 
   /** Open the context now; on failure keep retrying in the background. */
   start(): this {
-    this.tryOpen();
+    void this.tryOpen();
     return this;
   }
 
   status(): PcscStatus {
+    const down = this.ctx === undefined ? this.unavailable : undefined;
     return {
       available: this.ctx !== undefined,
-      ...(this.unavailable !== undefined && this.ctx === undefined ? { reason: this.unavailable } : {}),
-      ...(this.unavailableCode !== undefined && this.ctx === undefined ? { code: this.unavailableCode } : {}),
+      ...(down ? { reason: down.message } : {}),
+      ...(down?.code !== undefined ? { code: down.code } : {}),
       readers: [...this.readers.entries()].map(([name, r]) => ({
         name,
         cardPresent: r.present,
@@ -123,13 +128,26 @@ export class CardReaders implements CardAccess {
     };
   }
 
-  withCard<T>(operation: (transmit: Transmit, reader: string) => Promise<T>, options: CardAccessOptions = {}): Promise<T> {
-    return this.queue.run(() => this.runOperation(operation, options));
+  withCard<T>(operation: CardOperation<T>, options: CardAccessOptions = {}): Promise<T> {
+    const { signal } = options;
+    const queued = this.queue.run(() => this.runOperation(operation, options));
+    if (!signal) return queued;
+    // The caller hears of the abort at once; the queue stays held until the
+    // operation really stops (before its next APDU), so the card is never
+    // shared half-way through.
+    queued.catch(() => undefined);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      queued.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /** Resolves when the reader list and every reader's card state are known. */
   async settled(timeoutMs = this.settleMs): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    await this.opening;
     while (!this.isSettled() && Date.now() < deadline) {
       await this.nextChange(deadline - Date.now());
     }
@@ -138,27 +156,18 @@ export class CardReaders implements CardAccess {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reopenTimer);
-    await this.queue.run(async () => {
-      await this.dropContext();
-    });
+    await this.opening;
+    await this.queue.run(() => this.dropContext());
   }
 
-  private async runOperation<T>(
-    operation: (transmit: Transmit, reader: string) => Promise<T>,
-    options: CardAccessOptions,
-  ): Promise<T> {
+  private async runOperation<T>(operation: CardOperation<T>, options: CardAccessOptions): Promise<T> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     if (this.closed) throw new NhiError('7001', 'the card reader layer is shut down');
-    if (!this.ctx) this.tryOpen();
-    if (!this.ctx) throw new NhiError('7001', `PC/SC is unavailable: ${this.unavailable ?? 'unknown reason'}`);
+    if (!this.ctx) await this.tryOpen();
+    if (!this.ctx) throw new NhiError('7001', `PC/SC is unavailable: ${this.unavailable?.message ?? 'unknown reason'}`, { cause: this.unavailable });
     await this.settled();
-    if (this.readers.size === 0 && Date.now() - this.openedAt > FRESH_CONTEXT_MS) {
-      // A context that has seen pcscd restart or readers come and go may miss
-      // readers that appeared since (pcsclite); a fresh one lists them all.
-      await this.dropContext();
-      this.tryOpen();
-      if (!this.ctx) throw new NhiError('7001', `PC/SC is unavailable: ${this.unavailable ?? 'unknown reason'}`);
-      await this.settled();
-    }
+    signal?.throwIfAborted();
     // One retry covers a card reset by another program or a reconnect after
     // the card was re-inserted; only an operation that has not yet reached the
     // card is repeated.
@@ -166,13 +175,9 @@ export class CardReaders implements CardAccess {
       const name = await this.chooseReader(options.reader);
       const state = this.readers.get(name)!;
       let sent = 0;
-      let prefetched: Buffer[] = [];
-      let next = 0;
       const transmit: Transmit = async (apdu) => {
+        signal?.throwIfAborted();
         sent++;
-        // Answers from the plan only while the operation follows it exactly.
-        if (next < prefetched.length && apdu.equals(options.plan![next]!)) return prefetched[next++]!;
-        next = prefetched.length;
         try {
           return await state.port.transmit(apdu);
         } catch (err) {
@@ -181,7 +186,7 @@ export class CardReaders implements CardAccess {
       };
       try {
         try {
-          prefetched = await state.port.beginTransaction(options.plan);
+          await state.port.beginTransaction();
         } catch (err) {
           throw this.transmitError(state, err, attempt === 0);
         }
@@ -205,6 +210,10 @@ export class CardReaders implements CardAccess {
       state.present = false;
       return new NhiError('8013', 'the card was removed', { cause: err });
     }
+    if (code !== undefined && SERVICE_GONE.has(code)) {
+      this.scheduleReopen();
+      return new NhiError('7001', `the PC/SC service went away: ${(err as Error).message}`, { cause: err });
+    }
     return new NhiError('8013', `the card did not answer: ${(err as Error).message ?? String(err)}`, { cause: err });
   }
 
@@ -227,8 +236,6 @@ export class CardReaders implements CardAccess {
   private async probe(r: ReaderState): Promise<void> {
     try {
       if (!r.connected) {
-        // The binding may still think it is connected after a failed
-        // transmit; without this its connect() would be a no-op.
         await r.port.disconnect().catch(() => undefined);
         await r.port.connect();
         r.connected = true;
@@ -276,8 +283,18 @@ export class CardReaders implements CardAccess {
     this.events.emit('change');
   }
 
-  private tryOpen(): void {
-    if (this.ctx || this.closed) return;
+  /** Opens a context unless one is open or opening; never rejects. */
+  private tryOpen(): Promise<void> {
+    if (this.ctx || this.closed) return Promise.resolve();
+    this.opening ??= this.openContext().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  private async openContext(): Promise<void> {
+    clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
     const generation = ++this.generation;
     const current = () => generation === this.generation;
     const pendingStatus = (this.pendingStatus = new Set<string>());
@@ -296,11 +313,12 @@ export class CardReaders implements CardAccess {
       },
       onReaderRemoved: (name) => {
         if (!current()) return;
+        const r = this.readers.get(name);
         this.readers.delete(name);
         pendingStatus.delete(name);
+        if (r?.connected) void r.port.disconnect().catch(() => undefined);
         this.options.log?.info({ reader: name }, 'reader removed');
         this.changed();
-        this.scheduleReopen('a reader was removed');
       },
       onCardState: (name, present) => {
         if (!current()) return;
@@ -321,31 +339,41 @@ export class CardReaders implements CardAccess {
       onContextError: (err) => {
         if (!current()) return;
         this.options.log?.warn({ err: err.message }, 'PC/SC context lost');
-        this.scheduleReopen(err.message);
+        this.scheduleReopen();
       },
     };
+    this.listed = false;
     try {
-      this.ctx = this.open(listener);
-      this.openedAt = Date.now();
+      const ctx = await this.open(listener);
+      if (this.closed || !current()) {
+        await ctx.close();
+        return;
+      }
+      this.ctx = ctx;
+      if (this.unavailable) this.options.log?.info({}, 'PC/SC is available again');
       this.unavailable = undefined;
-      this.unavailableCode = undefined;
-      this.listed = false;
+      this.reopenDelay = this.reopenMs;
     } catch (err) {
-      this.unavailable = err instanceof PcscUnavailableError ? err.message : `PC/SC error: ${(err as Error).message}`;
-      this.unavailableCode = err instanceof PcscUnavailableError ? err.code : scardCodeOf(err);
-      this.scheduleReopen(this.unavailable);
+      const why = err instanceof PcscUnavailableError ? err : new PcscUnavailableError(`PC/SC error: ${(err as Error)?.message ?? String(err)}`, scardCodeOf(err), { cause: err });
+      // Said once per cause: a service that stays away must not fill the log.
+      if (why.message !== this.unavailable?.message) {
+        this.options.log?.warn({ reason: why.message, ...(why.code !== undefined ? { code: why.code } : {}) }, 'cannot read cards until PC/SC works (pages get 7001); retrying in the background');
+      }
+      this.unavailable = why;
+      this.scheduleReopen();
     }
   }
 
-  private scheduleReopen(reason: string): void {
+  /** Drops the context and opens a new one after the current delay, which then grows. */
+  private scheduleReopen(): void {
     if (this.closed || this.reopenTimer) return;
-    void this.dropContext().then(() => {
-      if (this.ctx === undefined) this.unavailable ??= reason;
-    });
+    void this.dropContext();
+    const delay = this.reopenDelay;
+    this.reopenDelay = Math.min(this.reopenDelay * 2, this.maxReopenMs);
     this.reopenTimer = setTimeout(() => {
       this.reopenTimer = undefined;
-      this.tryOpen();
-    }, this.reopenMs);
+      void this.tryOpen();
+    }, delay);
     this.reopenTimer.unref();
   }
 
@@ -357,7 +385,7 @@ export class CardReaders implements CardAccess {
     const states = [...this.readers.values()];
     this.readers.clear();
     for (const r of states) if (r.connected) await r.port.disconnect().catch(() => undefined);
-    ctx?.close();
+    await ctx?.close().catch(() => undefined);
     this.changed();
   }
 }

@@ -1,12 +1,10 @@
 import { CardReaders, type CardReadersOptions } from './card-readers.js';
-import { openPcscliteContext } from './pcsclite-binding.js';
-
-export { loadCardAddon } from './transactional-port.js';
+import { openPcscContext } from './pcsc-context.js';
 
 export * from './card-readers.js';
 export * from './port.js';
 
-/** The reader layer on the machine's PC/SC service, through pcsclite. */
+/** The reader layer on the machine's PC/SC service, through its own library (winscard.ts). */
 export function openCardReaders(options?: CardReadersOptions): CardReaders {
-  return new CardReaders(openPcscliteContext, options).start();
+  return new CardReaders(openPcscContext, options).start();
 }

@@ -1,24 +1,18 @@
 import crypto from 'node:crypto';
 import { codeOf, NhiError, type NhiCode } from '../card/errors.js';
-import {
-  type CardProfile,
-  READ_CARD_ID_PLAN,
-  READ_PROFILE_PLAN,
-  readCardId,
-  readProfile,
-} from '../card/operations.js';
+import { type CardProfile, readCardId, readProfile } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
 import { checkPasswordLength, encryptBasic, encryptPassword } from './secure-replies.js';
 
 export const PROTOCOL_VERSION = '0001';
 
-/** What a caller may do: pages from allowed origins everything, local files only GetVersion. */
+/** What a caller may do: pages from allowed origins everything, local files only GetVersion (and Exit, which does nothing). */
 export type Clearance = 'full' | 'version-only';
 
 export interface CommandContext {
   card: CardAccess;
   clearance: Clearance;
-  /** Signs for H_Sign through the SAM service (PROTOCOL.md §6). */
+  /** Signs for H_Sign through the SAM service (docs/protocol.md §6). */
   sign(value: string): Promise<string>;
   now?: () => Date;
 }
@@ -50,9 +44,8 @@ export function randomDigits(count = 16): string {
   return out;
 }
 
-const readCardNo = (ctx: CommandContext) =>
-  ctx.card.withCard(async (tx) => (await readCardId(tx)).toString('latin1'), { plan: READ_CARD_ID_PLAN });
-const readCardProfile = (ctx: CommandContext) => ctx.card.withCard(readProfile, { plan: READ_PROFILE_PLAN });
+const readCardNo = (ctx: CommandContext) => ctx.card.withCard(async (tx) => (await readCardId(tx)).toString('latin1'));
+const readCardProfile = (ctx: CommandContext) => ctx.card.withCard(readProfile);
 
 const HANDLERS: Record<string, Handler> = {
   GetVersion: async () => ok('GetVersion', PROTOCOL_VERSION),

@@ -5,7 +5,7 @@ import { handshake } from './handshake.js';
 import { cipherFramer, plainFramer, SamSocket } from './packets.js';
 import { type ClientKeys, generateClientKeys } from './rsa.js';
 
-/** The SAM conversations of PROTOCOL.md §6, each on its own connection. */
+/** The SAM conversations of docs/protocol.md §6.2 and §6.3, each on its own connection. */
 
 export interface SamLog {
   info(obj: object, msg?: string): void;

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { NhiError } from '../card/errors.js';
-import { mutualAuth, READ_ID_AND_RANDOM_PLAN, readIdAndRandom } from '../card/operations.js';
+import { mutualAuth, readIdAndRandom } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
 import { checkService, openSession, requestChallenge, requestSignature, type SamLog, type SamSession } from './client.js';
 import { VALUE_LENGTH } from './constants.js';
@@ -64,10 +64,9 @@ const VALUE_PATTERN = new RegExp(`^0001[0-9]{${VALUE_LENGTH - 4}}$`);
  * card work longer than the challenge round trip.
  */
 export async function hSign(card: CardAccess, value: string, options: SamOptions): Promise<string> {
-  // PROTOCOL.md has no code for a malformed value. The official component
-  // passes it on, and the SAM's refusal of the signing packet surfaces as a
-  // bad signature reply, 8008; pages show one text for 8003–8008 anyway. We
-  // answer that without telling the SAM anything.
+  // No source assigns a code to a malformed value (docs/protocol.md §2.6).
+  // A SAM that refused the signing packet would surface as 8008, which pages
+  // show as a SAM transport error; we answer that without asking the SAM.
   if (typeof value !== 'string' || !VALUE_PATTERN.test(value)) {
     throw new NhiError('8008', `H_Sign value must be 0001 followed by ${VALUE_LENGTH - 4} digits`);
   }
@@ -101,7 +100,7 @@ export async function hSign(card: CardAccess, value: string, options: SamOptions
       const { cardId, random } = await readIdAndRandom(transmit);
       const challenge = await requestChallenge(live, cardId, random);
       return mutualAuth(transmit, challenge);
-    }, { plan: READ_ID_AND_RANDOM_PLAN, ...(options.reader !== undefined ? { reader: options.reader } : {}) });
+    }, options.reader !== undefined ? { reader: options.reader } : {});
     const signature = await requestSignature(live, answer, value);
     log?.info({ ms: ms() }, 'H_Sign signed by the SAM');
     return signature;

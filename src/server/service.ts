@@ -1,7 +1,7 @@
 import net, { type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from '../log.js';
-import { type CardAccess, loadCardAddon, openCardReaders } from '../pcsc/index.js';
+import { type CardAccess, openCardReaders } from '../pcsc/index.js';
 import { DEFAULT_SAM, hSign, parseSamEndpoint } from '../sam/h-sign.js';
 import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
 import { isLoopbackHost } from '../util/loopback.js';
@@ -101,11 +101,6 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   if (ipv6) addresses.push('::1');
   const policy = createOriginPolicy(port, origins);
 
-  const pcsc = card.status();
-  if (!pcsc.available) logger.warn({ reason: pcsc.reason }, 'cannot read cards until PC/SC works (pages get 7001)');
-  if (!opts.card && !loadCardAddon()) {
-    logger.warn('the nhiicc-pcsc-card addon is not built: card operations run without PC/SC transactions (npm rebuild nhiicc-pcsc-card)');
-  }
   logger.info({ addresses: addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)), configDir: opts.configDir }, 'nhiicc listening');
 
   return {

@@ -103,7 +103,7 @@ t.test('doctor on a fully set-up machine, then one fault at a time', { skip }, a
     t.same(notPassing(report), [], JSON.stringify(report, null, 2));
     t.same(
       report.checks.map((c) => c.id),
-      ['pcsc-service', 'readers', 'card', 'card-transactions', 'certificate', 'trust-system', nssId, 'hosts', 'port', 'official-component', 'service', 'browser-policy'],
+      ['pcsc-service', 'readers', 'card', 'certificate', 'trust-system', nssId, 'hosts', 'port', 'official-component', 'service', 'browser-policy'],
       'stable ids in a fixed order, one NSS check for the one database in HOME',
     );
     assertService(t, report);

@@ -10,7 +10,7 @@ import { registerDoctorCommand } from '../../src/cli/doctor-command.js';
 import { certificateCheck } from '../../src/doctor/certificate-checks.js';
 import { hostsCheck, parseLsof, parseNetstat, parseSs, portCheck, type ProbeResult } from '../../src/doctor/network-checks.js';
 import { findOfficialComponent, officialComponentCheck, type FileSystemView } from '../../src/doctor/official-component.js';
-import { cardTransactionsCheck, pcscChecks, type ReaderLayer } from '../../src/doctor/pcsc-checks.js';
+import { pcscChecks, type ReaderLayer } from '../../src/doctor/pcsc-checks.js';
 import { serviceCheck } from '../../src/doctor/service-checks.js';
 import { pcscChecksAsServiceUser } from '../../src/doctor/service-user.js';
 import type { PcscStatus } from '../../src/pcsc/card-readers.js';
@@ -418,10 +418,4 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   t.match(report.checks.find((c: { id: string }) => c.id === 'port'), { ok: false, state: 'fail', summary: 'nothing listens on port 7778', fix: /nhiicc serve --port 7778/ });
 
   await t.rejects(program.parseAsync(['node', 'nhiicc', 'doctor', '--port', '70000']), /--port must be a number from 1 to 65535/);
-});
-
-t.test('card-transactions: ✓ with the addon, a hint (never a failure) without it', async (t) => {
-  t.match(cardTransactionsCheck(true), { id: 'card-transactions', state: 'pass' });
-  const missing = cardTransactionsCheck(false);
-  t.match(missing, { state: 'info', summary: /without PC\/SC transactions/, fix: /npm rebuild nhiicc-pcsc-card/ });
 });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { startTestBed } from '../bed/testbed.js';
-import { CLI, runCli } from '../helpers/cli.js';
+import { CLI, runCli, runCliWithoutPcscLibrary, withoutPcscLibrary } from '../helpers/cli.js';
 import { ask, openSocket } from '../helpers/served.js';
 import { loadProfile } from '../helpers/profiles.js';
 
@@ -105,37 +105,23 @@ t.test('no PC/SC service: 7001 with what to install', async (t) => {
   t.match(r.stderr, /error 7001: .*pcscd/);
 });
 
-/** Environment for a child process in which these modules fail to load. */
-const hiding = (modules: string) => ({
-  NODE_OPTIONS: `--require ${new URL('../fixtures/hide-modules.cjs', import.meta.url).pathname}`,
-  HIDE_MODULES: modules,
-});
-
-t.test('card-connection addon missing: read still works, through pcsclite alone', async (t) => {
-  const card = bed.card(chen);
-  await card.insert();
-  t.teardown(() => card.remove());
-  const r = await runCli(['read', '--json'], hiding('nhiicc-pcsc-card'));
-  t.equal(r.code, 0, r.stderr);
-  t.equal(JSON.parse(r.stdout).id_no, chen.idNo);
-  t.same(card.log.slice(-3), ['A404', 'CA11', 'CA24']);
-  const doctor = await runCli(['doctor', '--json'], hiding('nhiicc-pcsc-card'));
-  const check = JSON.parse(doctor.stdout).checks.find((c: { id: string }) => c.id === 'card-transactions');
-  t.match(check, { state: 'info', summary: /without PC\/SC transactions/ }, 'the addon really was hidden, and doctor says so');
-});
-
-t.test('pcsclite addon missing: the CLI still runs and answers 7001 with what to install', async (t) => {
-  const r = await runCli(['read'], hiding('pcsclite'));
+t.test('no PC/SC library: read answers 7001 and says what to install', async (t) => {
+  const r = await runCliWithoutPcscLibrary(['read']);
   t.equal(r.code, 1);
-  t.match(r.stderr, /^nhiicc: error 7001: .*pcsclite native addon could not be loaded.*libpcsclite/);
+  t.match(r.stderr, /^nhiicc: error 7001: .*libpcsclite\.so\.1 could not be loaded.*apt install pcscd libpcsclite1/);
+  t.equal(r.stderr.split('\n').length, 2, 'one line, no stack trace');
 });
 
-t.test('pcsclite addon missing: the service still starts and pages get 7001', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-noaddon-'));
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--config-dir', dir], {
-    env: { ...process.env, ...hiding('pcsclite') },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+t.test('no PC/SC library: doctor says the same as a failed check', async (t) => {
+  const r = await runCliWithoutPcscLibrary(['doctor', '--json']);
+  const check = JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === 'pcsc-service');
+  t.match(check, { state: 'fail', summary: /libpcsclite\.so\.1 could not be loaded/ });
+});
+
+t.test('no PC/SC library: the service still starts, logs once why, and pages get 7001', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-nolib-'));
+  const [cmd, args] = withoutPcscLibrary(process.execPath, [CLI, 'serve', '--port', '0', '--config-dir', dir]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     child.kill();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -143,10 +129,29 @@ t.test('pcsclite addon missing: the service still starts and pages get 7001', as
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   for (let i = 0; i < 100 && !/nhiicc listening/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-  t.match(out, /pcsclite native addon could not be loaded/, 'the log says why cards cannot be read');
   const port = Number(/"127\.0\.0\.1:(\d+)"/.exec(out)?.[1]);
   const ws = await openSocket(port, fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'));
   t.teardown(() => ws.close());
   t.equal(await ask(ws, 'GetVersion'), 'GetVersion:0001');
   t.equal(await ask(ws, 'GetBasic'), '7001');
+  await new Promise((r) => setTimeout(r, 2500)); // long enough for retries in the background
+  const why = out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { msg: string; reason?: string })
+    .filter((line) => /cannot read cards/.test(line.msg));
+  t.equal(why.length, 1, 'the log says why once, though it keeps trying in the background');
+  t.match(why[0]?.reason, /libpcsclite\.so\.1 could not be loaded/);
+});
+
+/** Environment for a child process in which these modules fail to load. */
+const hiding = (modules: string) => ({
+  NODE_OPTIONS: `--require ${new URL('../fixtures/hide-modules.cjs', import.meta.url).pathname}`,
+  HIDE_MODULES: modules,
+});
+
+t.test('koffi cannot load: 7001 with a clear message, no crash', async (t) => {
+  const r = await runCli(['read'], hiding('koffi'));
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^nhiicc: error 7001: .*koffi FFI module could not be loaded/);
 });
