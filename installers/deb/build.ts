@@ -48,10 +48,11 @@ export function buildDeb(): string {
       `Architecture: ${arch}`,
       `Maintainer: ${MAINTAINER}`,
       `Installed-Size: ${installedKb}`,
-      // The libraries the bundled node and addons link; pcscd for the readers,
-      // libnss3-tools (certutil) for browsers' NSS stores, passwd (useradd)
-      // and procps (pgrep) for the maintainer scripts.
-      `Depends: ${libraryDepends(binaries)}, pcscd, libnss3-tools, ca-certificates, passwd, procps`,
+      // The libraries the bundled node and koffi link; libpcsclite1, which
+      // koffi opens at run time (dpkg-shlibdeps cannot see that); pcscd for
+      // the readers, libnss3-tools (certutil) for browsers' NSS stores, passwd
+      // (useradd) and procps (pgrep) for the maintainer scripts.
+      `Depends: ${libraryDepends(binaries)}, libpcsclite1, pcscd, libnss3-tools, ca-certificates, passwd, procps`,
       'Section: misc',
       'Priority: optional',
       `Description: ${info.description.split(':')[0]}`,

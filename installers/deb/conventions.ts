@@ -29,11 +29,25 @@ function elfFiles(dir: string): string[] {
 }
 
 /**
+ * Modules may carry builds for musl (Alpine) beside glibc's; they never load
+ * on Debian, whose libc is glibc, and nothing could satisfy their dependencies.
+ */
+function dropMuslBinaries(files: string[]): string[] {
+  return files.filter((file) => {
+    const dynamic = execFileSync('readelf', ['-d', file], { encoding: 'utf8' });
+    if (!/\(NEEDED\)\s+Shared library: \[libc\.musl-/.test(dynamic)) return true;
+    fs.rmSync(file);
+    return false;
+  });
+}
+
+/**
  * Strips symbols and notes the way dh_strip does. Node's exported symbols
  * (what addons link against) are dynamic symbols, which strip keeps.
+ * Returns the binaries left.
  */
 export function stripBinaries(dir: string): string[] {
-  const files = elfFiles(dir);
+  const files = dropMuslBinaries(elfFiles(dir));
   for (const file of files) {
     const shared = /\.(node|so)(\.\d+)*$/.test(file);
     execFileSync('strip', ['--remove-section=.comment', '--remove-section=.note', ...(shared ? ['--strip-unneeded'] : []), file]);

@@ -35,7 +35,7 @@ t.test('.deb: built from a fresh clone, Debian conventions, lintian without erro
   t.same(files.filter((f) => /\/node_modules\/(@[^/]+\/)?[^/]+\/(test|tests|benchmarks?)\/|\.eslintrc|\.npmignore/.test(f)), [], "no modules' tests or tool settings");
 
   const control = run('dpkg-deb', ['-f', deb]).stdout;
-  t.match(control, /^Depends: .*libc6 \(>= [\d.]+\).*libstdc\+\+6.*pcscd/m, 'Depends has the libraries the binaries link (dpkg-shlibdeps) and pcscd');
+  t.match(control, /^Depends: .*libc6 \(>= [\d.]+\).*libstdc\+\+6.*libpcsclite1, pcscd/m, 'Depends has the libraries the binaries link (dpkg-shlibdeps), the one koffi opens, and pcscd');
   t.equal(run('dpkg-deb', ['--ctrl-tarfile', deb]).status, 0);
   t.equal(run('sh', ['-c', `dpkg-deb --ctrl-tarfile '${deb}' | tar -xO ./conffiles`]).stdout, '/etc/polkit-1/rules.d/60-nhiicc-pcscd.rules\n', 'the polkit rule is a conffile');
 
