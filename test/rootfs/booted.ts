@@ -233,8 +233,8 @@ export class BootedSystem {
   private async waitForBoot(child: ChildProcess, deadline: number): Promise<string> {
     this.pid = await this.waitForInit(child, deadline);
     let state = await this.run(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(1000, deadline - Date.now()) });
-    // Until systemd has made its socket, systemctl cannot ask.
-    while (/Failed to connect to .*bus/.test(state.stderr) && Date.now() < deadline) {
+    // Until systemd has made /run/systemd/system ("offline") and its socket, systemctl cannot ask.
+    while ((state.stdout.trim() === 'offline' || /Failed to connect to .*bus/.test(state.stderr)) && Date.now() < deadline) {
       await sleep(50);
       state = await this.run(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(1000, deadline - Date.now()) });
     }
