@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process'
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunOptions as CommandOptions, RunResult } from '../../src/trust/runner.js';
 import { type RootfsSpec, say, type Suite, TEST_CACHE } from './rootfs.js';
 
 /**
@@ -26,14 +27,9 @@ export function bootableSpec(suite: Suite, include: string[] = []): RootfsSpec {
   };
 }
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { RunResult };
 
-export interface RunOptions {
-  input?: string;
+export interface RunOptions extends CommandOptions {
   timeoutMs?: number;
 }
 
