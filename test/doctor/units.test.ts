@@ -15,6 +15,7 @@ import { serviceCheck } from '../../src/doctor/service-checks.js';
 import { pcscChecksAsServiceUser } from '../../src/doctor/service-user.js';
 import type { PcscStatus } from '../../src/pcsc/card-readers.js';
 import { SCARD_E_NO_SERVICE, SCARD_W_SECURITY_VIOLATION } from '../../src/pcsc/port.js';
+import { caRef } from '../../src/trust/darwin-trust-settings.js';
 import { caInfo } from '../../src/trust/trust-store.js';
 import { recordingRunner } from '../trust/recording-runner.js';
 import { makeCertificate } from './helpers.js';
@@ -373,10 +374,10 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   await fs.writeFile(path.join(dir, 'server.crt'), cert.certPem);
   await fs.writeFile(path.join(dir, 'server.key'), cert.keyPem);
   await fs.writeFile(path.join(dir, 'ca.crt'), cert.caPem);
-  const caSha1 = caInfo(cert.caPem, path.join(dir, 'ca.crt')).sha1.toUpperCase();
+  const { cn } = caRef(caInfo(cert.caPem, path.join(dir, 'ca.crt')));
   const rec = recordingRunner((line) => {
-    if (line.startsWith('security find-certificate')) return { stdout: `SHA-256 hash: 00\nSHA-1 hash: ${caSha1}\n` };
-    if (line.startsWith('security verify-cert')) return { code: 0 };
+    if (line === 'security dump-trust-settings -d') return { code: 1, stderr: 'SecTrustSettingsCopyCertificates: No Trust Settings were found.\n' };
+    if (line === 'security dump-trust-settings') return { stdout: `Number of trusted certs = 1\nCert 0: ${cn}\n   Number of trust settings : 1\n` };
     if (line === 'launchctl print system/tw.nhiicc') return { stdout: '\tstate = running\n\tpid = 9\n' };
     if (line.startsWith('pgrep')) return { code: 1 };
     if (line.startsWith('lsof')) return { stdout: 'p9\ncnode\nn127.0.0.1:7777\n' };
@@ -389,7 +390,7 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   registerDoctorCommand(program, {
     platform: 'darwin',
     runner: rec.runner,
-    trust: { platform: 'darwin', runner: rec.runner, homeDirs: [dir], isRoot: false, env: {} },
+    trust: { platform: 'darwin', runner: rec.runner, homeDirs: [dir], isRoot: false, env: { USER: 'alice', HOME: dir } },
     files: fakeFiles({}),
     resolves: async () => true,
     openReaders: () =>
@@ -405,11 +406,11 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   t.match(text, /^✓ card {16}NHI card in ACS ACR39U is readable$/m);
   t.match(text, /^✗ port {16}nothing listens on port 7777\n {22}fix: start nhiicc: `sudo launchctl kickstart -k system\/tw\.nhiicc`$/m);
   t.match(text, /^✓ service {13}the nhiicc launch daemon is running \(pid 9\)$/m);
-  t.match(text, /^✓ trust-system {8}the macOS System keychain trusts the nhiicc CA$/m);
+  t.match(text, /^✓ trust-system {8}alice's own trust settings \(login keychain\) trust the nhiicc CA$/m);
   t.match(text, /^– browser-policy {6}local-network policy not set for .*\n {22}hint: optional: `sudo nhiicc browser-policy install`/m);
   t.match(text, /\n1 check failed$/);
   t.ok(rec.lines.includes('launchctl print system/tw.nhiicc'));
-  t.ok(rec.lines.includes(`security verify-cert -c ${path.join(dir, 'ca.crt')}`));
+  t.ok(rec.lines.includes('security dump-trust-settings'));
 
   lines.length = 0;
   await program.parseAsync(['node', 'nhiicc', 'doctor', '--json', '--config-dir', dir, '--port', '7778']);
