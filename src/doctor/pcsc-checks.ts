@@ -1,23 +1,36 @@
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NhiError } from '../card/errors.js';
 import { readProfile } from '../card/operations.js';
 import { POLKIT_RULE, SERVICE_USER } from '../config/paths.js';
 import { abiFor } from '../pcsc/abi/index.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
-import { hex, SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
+import { hex, SCARD_E_NO_SERVICE, SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
 import { type Check, failed, passed, skipped } from './check.js';
 
 export type ReaderLayer = Pick<CardAccess, 'status' | 'withCard' | 'close'> & { settled(timeoutMs?: number): Promise<void> };
+
+const NO_SERVICE_LOOKS = 4;
 
 /**
  * `pcsc-service`, `readers` and `card`, from one reader layer that is closed
  * afterwards, as `user` (this process's) meets pcscd.
  */
 export async function pcscChecks(open: () => ReaderLayer, platform: NodeJS.Platform, user: string = currentUser()): Promise<Check[]> {
-  const readers = open();
+  let readers = open();
   try {
     await readers.settled();
-    const status = readers.status();
+    let status = readers.status();
+    // pcscd refuses a user by closing the connection: libpcsclite reports
+    // 0x8010006A, or 0x8010001D (no service) when the close beats its first
+    // write. A few more looks tell a refusal from a stopped service.
+    for (let look = 1; look < NO_SERVICE_LOOKS && status.code === SCARD_E_NO_SERVICE; look++) {
+      await readers.close().catch(() => undefined);
+      await sleep(100);
+      readers = open();
+      await readers.settled();
+      status = readers.status();
+    }
     if (!status.available) {
       const why = 'the PC/SC service is not reachable';
       const service =

@@ -281,8 +281,22 @@ t.test('pcsc: an access-denied (0x8010006A) is a permission problem with the pol
   const alice = await pcscChecks(() => fakeReaders(denied, async () => ''), 'linux', 'alice');
   t.match(alice[0], { summary: /^pcscd refuses user alice /, fix: /active local session.*a polkit rule for alice/ });
 
-  const stopped = await pcscChecks(() => fakeReaders({ available: false, reason: 'x', code: SCARD_E_NO_SERVICE, readers: [] }, async () => ''), 'linux', 'nhiicc');
+  let opened = 0;
+  const stopped = await pcscChecks(
+    () => {
+      opened++;
+      return fakeReaders({ available: false, reason: 'x', code: SCARD_E_NO_SERVICE, readers: [] }, async () => '');
+    },
+    'linux',
+    'nhiicc',
+  );
   t.match(stopped[0], { summary: 'PC/SC service not reachable: x', fix: /install and start pcscd/, details: { code: '0x8010001D' } });
+  t.equal(opened, 4, 'a stopped service is looked at four times');
+
+  // libpcsclite sometimes reports pcscd's refusal as "no service" (the close beat its write).
+  const answers: PcscStatus[] = [{ available: false, code: SCARD_E_NO_SERVICE, readers: [] }, denied];
+  const raced = await pcscChecks(() => fakeReaders(answers.shift() ?? denied, async () => ''), 'linux', 'nhiicc');
+  t.match(raced[0], { summary: /^pcscd refuses user nhiicc \(0x8010006A/ }, 'a refusal reported as no service is still a refusal');
 });
 
 t.test('pcsc as the service user: root runs the checks as nhiicc, the way systemd starts the service', async (t) => {
