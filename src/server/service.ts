@@ -7,7 +7,7 @@ import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { buildApp } from './app.js';
 import { readConfigFile } from './config-file.js';
-import { createOriginPolicy, normalizeOrigin } from './origin-policy.js';
+import { normalizeOrigin } from './origin-policy.js';
 
 export interface ServeOptions {
   host: string;
@@ -23,6 +23,8 @@ export interface ServeOptions {
   maxConnections?: number;
   pingIntervalMs?: number;
   samTimeoutMs?: number;
+  /** How long one command may take (protocol/commands.ts DEFAULT_DEADLINE_MS); for tests. */
+  deadlineMs?: number;
 }
 
 export interface RunningService {
@@ -74,15 +76,19 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const sign = (value: string) =>
-    hSign(card, value, { ...sam, log: logger, ...(opts.samTimeoutMs !== undefined ? { connectTimeoutMs: opts.samTimeoutMs, replyTimeoutMs: opts.samTimeoutMs } : {}) });
-  // The Host check needs the real port; with port 0 it is known after listen.
+  const sign = (value: string, signal: AbortSignal) =>
+    hSign(card, value, {
+      ...sam,
+      log: logger,
+      signal,
+      ...(opts.samTimeoutMs !== undefined ? { connectTimeoutMs: opts.samTimeoutMs, replyTimeoutMs: opts.samTimeoutMs } : {}),
+    });
   const app = await buildApp({
     tls,
     logger,
     port: opts.port,
-    policy: { clearance: (origin) => policy.clearance(origin) },
-    context: { card, sign },
+    allowOrigins: origins,
+    context: { card, sign, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) },
     ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
     ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
   });
@@ -99,7 +105,6 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   // HTTPS server.
   const ipv6 = opts.host === DEFAULT_HOST ? await listenIpv6Loopback(app, port) : undefined;
   if (ipv6) addresses.push('::1');
-  const policy = createOriginPolicy(port, origins);
 
   logger.info({ addresses: addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)), configDir: opts.configDir }, 'nhiicc listening');
 

@@ -51,7 +51,7 @@ t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('system
   const unit = parseUnit(fs.readFileSync(UNIT, 'utf8'));
   const one = (k: string) => unit.get(`Service.${k}`)?.join(' ');
   t.equal(one('User'), 'nhiicc', 'dedicated user');
-  t.match(one('ExecStart') ?? '', /^\/usr\/lib\/nhiicc\/bin\/node --max-semi-space-size=1 \/usr\/lib\/nhiicc\/app\/dist\/cli\.js serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
+  t.match(one('ExecStart') ?? '', /^\/usr\/lib\/nhiicc\/bin\/node --max-semi-space-size=1 --heap-growing-percent=50 \/usr\/lib\/nhiicc\/app\/dist\/cli\.js serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
   t.equal(one('Restart'), 'on-failure', 'restarts on failure');
   for (const [k, v] of Object.entries({
     NoNewPrivileges: 'yes',
@@ -92,7 +92,7 @@ t.test('launchd plist: parses and has the required keys', { skip: have('python3'
   t.equal(r.status, 0, 'plistlib parses it', { stderr: r.stderr });
   const plist = JSON.parse(r.stdout) as Record<string, unknown>;
   t.equal(plist.Label, 'tw.nhiicc');
-  t.same(plist.ProgramArguments, ['/usr/local/nhiicc/bin/node', '--max-semi-space-size=1', '/usr/local/nhiicc/app/dist/cli.js', 'serve', '--config-dir', '/Library/Application Support/nhiicc']);
+  t.same(plist.ProgramArguments, ['/usr/local/nhiicc/bin/node', '--max-semi-space-size=1', '--heap-growing-percent=50', '/usr/local/nhiicc/app/dist/cli.js', 'serve', '--config-dir', '/Library/Application Support/nhiicc']);
   t.equal(plist.KeepAlive, true);
   t.equal(plist.RunAtLoad, true);
   t.equal(plist.UserName, '_nhiicc', 'a dedicated user');
