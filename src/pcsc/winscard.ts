@@ -38,13 +38,17 @@ export interface ReaderState {
   atr: Buffer;
 }
 
-/** The PC/SC calls the card layer makes. Calls that wait on the card or the service run off the JS thread. */
+/**
+ * The PC/SC calls the card layer makes. Every one runs off the JS thread:
+ * even releasing a context waits for the service, which may itself wait for
+ * a card reader (or a virtual card served by this very process).
+ */
 export interface Winscard {
   readonly abi: PcscAbi;
   establishContext(): Promise<ScardContext>;
-  releaseContext(ctx: ScardContext): void;
+  releaseContext(ctx: ScardContext): Promise<void>;
   /** Ends a GetStatusChange waiting on ctx at once (SCARD_E_CANCELLED). */
-  cancel(ctx: ScardContext): void;
+  cancel(ctx: ScardContext): Promise<void>;
   listReaders(ctx: ScardContext): Promise<string[]>;
   /** Waits up to timeoutMs for a state to differ from its currentState; fills eventState and atr. Returns the result code (timeouts and cancels are normal). */
   getStatusChange(ctx: ScardContext, timeoutMs: number, states: ReaderState[]): Promise<number>;
@@ -156,11 +160,11 @@ export function loadWinscard(abi: PcscAbi = abiFor(), library: string = abi.libr
       check('SCardEstablishContext', await call(fn.establish, [SCARD_SCOPE_SYSTEM, null, null, out]));
       return out[0]!;
     },
-    releaseContext(ctx) {
-      fn.release(ctx);
+    async releaseContext(ctx) {
+      check('SCardReleaseContext', await call(fn.release, [ctx]));
     },
-    cancel(ctx) {
-      fn.cancel(ctx);
+    async cancel(ctx) {
+      check('SCardCancel', await call(fn.cancel, [ctx]));
     },
     async listReaders(ctx) {
       // Size, then names; the list may grow in between, so ask again when it did.

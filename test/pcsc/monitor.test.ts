@@ -30,7 +30,7 @@ function machine(mode: { waitsForChange: boolean; pnp: boolean }) {
     return world.readers.get(r.reader) ?? SCARD_STATE_UNKNOWN;
   };
   const w = {
-    cancel: () => wake?.(),
+    cancel: async () => wake?.(),
     listReaders: async () => (calls.list++, [...world.readers.keys()]),
     getStatusChange: async (_ctx: unknown, timeoutMs: number, states: ReaderState[]) => {
       calls.status++;

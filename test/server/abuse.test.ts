@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import type WebSocket from 'ws';
+import { YIELD_MS } from '../../src/pcsc/transactional-port.js';
 import { GIVE_UP_GRACE_MS } from '../../src/protocol/commands.js';
 import { MAX_UNANSWERED } from '../../src/server/echo-route.js';
 import { startTestBed } from '../bed/testbed.js';
@@ -145,10 +146,14 @@ t.test('fair turns: beside a connection that keeps 8 GetBasic queued, another is
     beside.push(performance.now() - started);
   }
   const worst = Math.max(...beside);
-  t.comment(`one GetBasic alone ${op.toFixed(1)} ms; beside the busy connection: worst ${worst.toFixed(1)} ms, all ${beside.map((x) => x.toFixed(0)).join(' ')}`);
+  const typical = [...beside].sort((a, b) => a - b)[7]!;
+  t.comment(`one GetBasic alone ${op.toFixed(1)} ms; beside the busy connection: median ${typical.toFixed(1)} ms, worst ${worst.toFixed(1)} ms, all ${beside.map((x) => x.toFixed(0)).join(' ')}`);
   // Two operations (the busy one's under way, then ours), with 50 % to spare;
-  // behind the busy connection's backlog it would be 8 or more.
-  t.ok(worst < 3 * op, `worst ${worst.toFixed(1)} ms < 3 × ${op.toFixed(1)} ms`);
+  // behind the busy connection's backlog it would be 8 or more. Once in a
+  // while the card layer also lets go of the card for YIELD_MS, so that other
+  // programs get it (they are the subject of the read below).
+  t.ok(typical < 3 * op, `median ${typical.toFixed(1)} ms < 3 × ${op.toFixed(1)} ms`);
+  t.ok(worst < 3 * op + YIELD_MS, `worst ${worst.toFixed(1)} ms < 3 × ${op.toFixed(1)} ms + ${YIELD_MS} ms`);
 
   const readStarted = Date.now();
   const read = await Promise.race([runCli(['read', '--json']), sleep(20_000).then(() => undefined)]);
