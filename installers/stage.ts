@@ -64,6 +64,7 @@ export interface Staged {
 }
 
 export function stage(format: string, opts: StageOptions): Staged {
+  buildApp();
   const root = path.join(BUILD_DIR, format, 'stage');
   fs.rmSync(root, { recursive: true, force: true });
   const app = path.join(root, 'app');

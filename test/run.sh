@@ -9,7 +9,9 @@ say() { echo "[test setup] $*"; }
 # System packages the real-stack tests use: PC/SC (pcscd + the vpcd virtual
 # reader; the card layer loads libpcsclite1 through koffi, nothing is
 # compiled), NSS and browser for trust and page tests, packaging tools for the
-# installer tests.
+# installer tests (dpkg-dev and binutils for the .deb's library dependencies
+# and stripping, lintian to check it), and mmdebstrap + systemd-container to
+# boot Debian 12 and 13 for the .deb test.
 declare -A NEED=(
   [pcscd]=pcscd
   [vsmartcard-vpcd]=vsmartcard-vpcd
@@ -29,7 +31,11 @@ declare -A NEED=(
   [mono-mcs]=mono-mcs
   [libmono-system-serviceprocess4.0-cil]=libmono-system-serviceprocess4.0-cil
   [python3]=python3
+  [dpkg-dev]=dpkg-dev
+  [binutils]=binutils
+  [lintian]=lintian
   [mmdebstrap]=mmdebstrap
+  [systemd-container]=systemd-container
 )
 missing=()
 for pkg in "${!NEED[@]}"; do

@@ -3,12 +3,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { INSTALLERS_DIR, hostTarget } from '../node-runtime.js';
-import { linuxTree } from '../linux/layout.js';
+import { linuxTree, UNIT_DIR } from '../linux/layout.js';
 import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
 
 const RPM_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
-/** Fedora/RHEL's %{_unitdir}; rpm on Debian does not define it. */
-const UNIT_DIR = '/usr/lib/systemd/system';
 
 export function buildRpm(): string {
   const target = hostTarget();
@@ -19,7 +17,7 @@ export function buildRpm(): string {
   const staged = stage('rpm', { target });
   const work = path.join(BUILD_DIR, 'rpm');
   const root = path.join(work, 'root');
-  linuxTree(staged, root, UNIT_DIR);
+  linuxTree(staged, root);
 
   const top = path.join(work, 'rpmbuild');
   fs.rmSync(top, { recursive: true, force: true });
@@ -31,6 +29,7 @@ export function buildRpm(): string {
       '--quiet',
       '--target', arch,
       '--define', `_topdir ${top}`,
+      // Fedora/RHEL's %{_unitdir}; rpm on Debian does not define it.
       '--define', `_unitdir ${UNIT_DIR}`,
       '--define', `nhiicc_version ${info.version}`,
       '--define', `nhiicc_root ${root}`,

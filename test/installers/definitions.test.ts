@@ -32,8 +32,8 @@ t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('system
   // with the distribution's units and a stand-in for the bundled node.
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-unit-'));
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
-  fs.mkdirSync(path.join(root, 'opt/nhiicc/bin'), { recursive: true });
-  fs.copyFileSync('/bin/true', path.join(root, 'opt/nhiicc/bin/node'));
+  fs.mkdirSync(path.join(root, 'usr/lib/nhiicc/bin'), { recursive: true });
+  fs.copyFileSync('/bin/true', path.join(root, 'usr/lib/nhiicc/bin/node'));
   fs.mkdirSync(path.join(root, 'usr/lib/systemd'), { recursive: true });
   fs.cpSync('/usr/lib/systemd/system', path.join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
   fs.mkdirSync(path.join(root, 'etc/systemd/system'), { recursive: true });
@@ -51,7 +51,7 @@ t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('system
   const unit = parseUnit(fs.readFileSync(UNIT, 'utf8'));
   const one = (k: string) => unit.get(`Service.${k}`)?.join(' ');
   t.equal(one('User'), 'nhiicc', 'dedicated user');
-  t.match(one('ExecStart') ?? '', /^\/opt\/nhiicc\/bin\/node --max-semi-space-size=1 --heap-growing-percent=50 \/opt\/nhiicc\/app\/dist\/cli\.js serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
+  t.match(one('ExecStart') ?? '', /^\/usr\/lib\/nhiicc\/bin\/node --max-semi-space-size=1 --heap-growing-percent=50 \/usr\/lib\/nhiicc\/app\/dist\/cli\.js serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
   t.equal(one('Restart'), 'on-failure', 'restarts on failure');
   for (const [k, v] of Object.entries({
     NoNewPrivileges: 'yes',
@@ -104,21 +104,21 @@ t.test('.rpm: file list and scriptlets', { skip: have('rpmbuild') ? false : 'rpm
   const rpm = buildRpm();
   const files = run('rpm', ['-qlp', rpm]).stdout.split('\n');
   for (const f of [
-    '/opt/nhiicc/bin/node',
-    '/opt/nhiicc/app/dist/cli.js',
-    '/opt/nhiicc/app/package.json',
-    '/opt/nhiicc/app/node_modules/koffi/package.json',
-    '/opt/nhiicc/libexec/nhiicc-setup',
+    '/usr/lib/nhiicc/bin/node',
+    '/usr/lib/nhiicc/app/dist/cli.js',
+    '/usr/lib/nhiicc/app/package.json',
+    '/usr/lib/nhiicc/app/node_modules/koffi/package.json',
+    '/usr/lib/nhiicc/libexec/nhiicc-setup',
     '/usr/bin/nhiicc',
     '/usr/lib/systemd/system/nhiicc.service',
     '/etc/polkit-1/rules.d/60-nhiicc-pcscd.rules',
   ]) {
     t.ok(files.includes(f), `has ${f}`);
   }
-  if (fs.existsSync(path.join(REPO, 'html', 'ESample.html'))) t.ok(files.includes('/usr/local/share/NHIICC/html/ESample.html'), 'has the check page');
+  if (fs.existsSync(path.join(REPO, 'html', 'ESample.html'))) t.ok(files.includes('/usr/share/nhiicc/html/ESample.html'), 'has the check page');
+  t.same(files.filter((f) => f.startsWith('/usr/local') || f.startsWith('/opt')), [], 'nothing under /usr/local or /opt');
   t.notOk(files.some((f) => f.includes('/node_modules/tap/') || f.includes('/node_modules/typescript/')), 'no dev dependencies');
   const scripts = run('rpm', ['-qp', '--scripts', rpm]).stdout;
-  t.match(scripts, /preinstall scriptlet[\s\S]*mLNHIICC/, '%pre warns about the official component');
   t.match(scripts, /postinstall scriptlet[\s\S]*nhiicc-setup install/, '%post runs the install steps');
   t.match(scripts, /preuninstall scriptlet[\s\S]*"\$1" -eq 0[\s\S]*nhiicc-setup remove/, '%preun removes only on erase, not upgrade');
   const requires = run('rpm', ['-qpR', rpm]).stdout;

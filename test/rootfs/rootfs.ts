@@ -92,6 +92,8 @@ export function ensureRootfs(spec: RootfsSpec): string {
 export interface Overlay {
   /** The merged tree: the base, with this run's changes on top. */
   root: string;
+  /** This run's changes alone (overlayfs' upper layer): what the run created or changed. */
+  changes: string;
   /** Unmounts and deletes this run's changes. */
   remove(): void;
 }
@@ -106,6 +108,7 @@ export function overlay(base: string, name: string): Overlay {
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${upper},workdir=${work}`, root]);
   return {
     root,
+    changes: upper,
     remove() {
       spawnSync('umount', ['-R', root]);
       if (spawnSync('mountpoint', ['-q', root]).status === 0) spawnSync('umount', ['-l', root]);
