@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { defaultConfigDir } from '../config/paths.js';
-import { DEFAULT_HOST, DEFAULT_PORT, type ServeOptions, startService, UsageError } from '../server/service.js';
+import { DEFAULT_HOST, DEFAULT_PORT, IDLE_EXIT_SECONDS, type ServeOptions, startService, UsageError } from '../server/service.js';
 import { fail } from './fail.js';
 
 function port(value: string): number {
@@ -10,6 +10,12 @@ function port(value: string): number {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`not a number of seconds: ${value}`);
+  return n;
+}
 
 /** What a person is told when serving cannot start; undefined for errors nobody foresaw. */
 function startFailure(err: unknown, port: number): string | undefined {
@@ -30,8 +36,19 @@ export function registerServeCommand(program: Command): void {
     .option('--sam <host:port>', 'NHI SAM service for H_Sign (default cloudicap.nhi.gov.tw:443)')
     .option('--allow-origin <origin>', 'also allow this web origin (repeatable)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
+    .option(
+      '--idle-exit <seconds>',
+      `exit after this long without a connection, 0 never (env NHIICC_IDLE_EXIT; default ${IDLE_EXIT_SECONDS} when systemd passed the sockets, else never)`,
+    )
     .option('--windows-service', 'run as the Windows service "nhiicc" (its definition passes this; by hand it only says so); logs to %ProgramData%\\nhiicc\\logs\\nhiicc.log')
-    .action(async (opts: { host: string; port: number; configDir?: string; sam?: string; allowOrigin: string[]; logLevel: string; windowsService?: boolean }) => {
+    .action(async (opts: { host: string; port: number; configDir?: string; sam?: string; allowOrigin: string[]; logLevel: string; idleExit?: string; windowsService?: boolean }) => {
+      const idleExit = opts.idleExit ?? process.env.NHIICC_IDLE_EXIT;
+      let idleExitSeconds: number | undefined;
+      try {
+        idleExitSeconds = idleExit === undefined ? undefined : seconds(idleExit);
+      } catch (err) {
+        fail((err as Error).message);
+      }
       const options: ServeOptions = {
         host: opts.host,
         port: opts.port,
@@ -39,24 +56,28 @@ export function registerServeCommand(program: Command): void {
         allowOrigins: opts.allowOrigin,
         logLevel: opts.logLevel,
         ...(opts.sam !== undefined ? { sam: opts.sam } : {}),
+        ...(idleExitSeconds !== undefined ? { idleExitSeconds } : {}),
       };
       if (opts.windowsService) {
         const { serveAsWindowsService } = await import('../windows-service/serve.js');
         return serveAsWindowsService(options, (err) => startFailure(err, opts.port) ?? `serving could not start: ${(err as Error)?.message ?? String(err)}`);
       }
-      let service;
+      let service: Awaited<ReturnType<typeof startService>> | undefined;
+      const stop = async (why: string) => {
+        if (!service) return;
+        const running = service;
+        service = undefined;
+        running.app.log.info({ why }, why === 'idle' ? 'no connection for a while: stopping (socket activation starts nhiicc again on the next one)' : 'stopping');
+        await running.close();
+        process.exit(0);
+      };
       try {
-        service = await startService(options);
+        service = await startService({ ...options, onIdle: () => void stop('idle') });
       } catch (err) {
         const message = startFailure(err, opts.port);
         if (message) fail(message);
         throw err;
       }
-      const stop = async (signal: string) => {
-        service.app.log.info({ signal }, 'stopping');
-        await service.close();
-        process.exit(0);
-      };
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
     });

@@ -15,8 +15,8 @@ export interface AppOptions {
   /** `notAfter` is shown on the diagnostic page. */
   tls: { key: string; cert: string; notAfter?: Date };
   logger: Logger;
-  /** The port clients see, for the Host and Origin checks, until the server listens (then its real port). */
-  port: number;
+  /** The port clients see, for the Host and Origin checks: known once the service listens. */
+  port: () => number;
   /** Web origins allowed besides government pages and our own. */
   allowOrigins?: string[];
   context: Omit<CommandContext, 'clearance' | 'signal'>;
@@ -41,10 +41,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: true,
     https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' },
   }) as unknown as FastifyInstance;
-  const port = () => {
-    const addr = app.server.address();
-    return typeof addr === 'object' && addr ? addr.port : opts.port;
-  };
+  const { port } = opts;
   // Request logging is off, which also silences fastify's own 5xx lines.
   app.setErrorHandler<FastifyError>((err, req, reply) => {
     const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
@@ -68,6 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(pagesPlugin);
   await app.register(esamplePlugin, {
+    port,
     status: () => opts.context.card.status(),
     version: APP_VERSION,
     ...(opts.tls.notAfter ? { notAfter: opts.tls.notAfter } : {}),

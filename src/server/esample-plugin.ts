@@ -6,6 +6,8 @@ import type { PcscStatus } from '../pcsc/card-readers.js';
 import { normalizeOrigin, ownOrigins } from './origin-policy.js';
 
 export interface ESampleOptions {
+  /** The port the service answers on, for the same-origin check. */
+  port: () => number;
   /** Readers and card presence; never personal data. */
   status: () => PcscStatus;
   version: string;
@@ -40,19 +42,13 @@ const FILES = {
  */
 export const esamplePlugin: FastifyPluginAsync<ESampleOptions> = async (app, opts) => {
   const dir = opts.htmlDir ?? DEFAULT_HTML_DIR;
-  const ownPort = () => {
-    const addr = app.server.address();
-    return typeof addr === 'object' && addr ? addr.port : undefined;
-  };
-
   const sameOrigin = (req: FastifyRequest): boolean => {
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
     const origin = req.headers.origin;
     if (origin === undefined) return true;
-    const port = ownPort();
     const normalized = normalizeOrigin(origin);
-    return port !== undefined && normalized !== undefined && ownOrigins(port).includes(normalized);
+    return normalized !== undefined && ownOrigins(opts.port()).includes(normalized);
   };
 
   for (const [route, { file, type }] of Object.entries(FILES)) {

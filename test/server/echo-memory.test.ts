@@ -43,7 +43,7 @@ async function echoApp(
   const app = await buildApp({
     tls: { key: keyPem, cert: certPem },
     logger,
-    port: PORT,
+    port: () => PORT,
     context: {
       card,
       sign: options.sign ?? (async () => 'x'.repeat(256)),
