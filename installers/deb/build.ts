@@ -2,20 +2,19 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { INSTALLERS_DIR, hostTarget } from '../node-runtime.js';
+import { INSTALLERS_DIR, type Target } from '../node-runtime.js';
 import { linuxTree, POLKIT_RULE } from '../linux/layout.js';
-import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
+import { appInfo, BUILD_DIR, defaultTarget, log, OUT_DIR, stage } from '../stage.js';
 
-const DEB_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
+const DEB_ARCH: Partial<Record<Target, string>> = { 'linux-x64': 'amd64', 'linux-arm64': 'arm64' };
 
-export function buildDeb(): string {
-  const target = hostTarget();
-  if (!target.startsWith('linux-')) throw new Error('the .deb is built on Linux: its pcsclite addon is this machine’s build');
-  const arch = DEB_ARCH[process.arch];
-  if (!arch) throw new Error(`no Debian architecture for ${process.arch}`);
+/** The .deb for target (linux-x64 or linux-arm64), built on any Linux machine: nothing in it is compiled here. */
+export async function buildDeb(target: Target = defaultTarget('linux')): Promise<string> {
+  const arch = DEB_ARCH[target];
+  if (!arch) throw new Error(`no .deb for ${target}: linux-x64 or linux-arm64`);
   const info = appInfo();
-  const staged = stage('deb', { target });
-  const root = path.join(BUILD_DIR, 'deb', 'root');
+  const staged = await stage('deb', target);
+  const root = path.join(BUILD_DIR, `deb-${target}`, 'root');
   // Debian 12 still keeps units in /lib (usrmerge makes both work).
   linuxTree(staged, root, '/lib/systemd/system');
 
@@ -35,8 +34,8 @@ export function buildDeb(): string {
       `Architecture: ${arch}`,
       'Maintainer: nhiicc developers <nhiicc@users.noreply.github.com>',
       `Installed-Size: ${installedKb}`,
-      // The bundled node links only glibc/libstdc++; libpcsclite1 for the addon,
-      // pcscd for the readers, libnss3-tools (certutil) for browsers' NSS
+      // The bundled node links only glibc/libstdc++; libpcsclite1 is the
+      // PC/SC library koffi loads, pcscd serves the readers, libnss3-tools (certutil) for browsers' NSS
       // stores, passwd (useradd) and procps (pgrep) for the maintainer scripts.
       'Depends: pcscd, libnss3-tools, libpcsclite1, ca-certificates, passwd, procps',
       'Section: misc',

@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { INSTALLERS_DIR } from '../node-runtime.js';
+import { INSTALLERS_DIR } from '../npm-package.js';
 import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
 
 const WIN = path.join(INSTALLERS_DIR, 'windows');
@@ -74,10 +74,11 @@ ${components.map((id) => `      <ComponentRef Id="c${id}" />`).join('\n')}
   return components.length;
 }
 
-export function buildMsi(): string {
+/** The .msi for win-x64 (npm has no Node 24 for win-arm64). */
+export async function buildMsi(): Promise<string> {
   const info = appInfo();
-  const staged = stage('msi', { target: 'win-x64' });
-  const work = path.join(BUILD_DIR, 'msi');
+  const staged = await stage('msi', 'win-x64');
+  const work = path.join(BUILD_DIR, 'msi-win-x64');
   fs.mkdirSync(work, { recursive: true });
   const files = path.join(work, 'files.wxs');
   const count = filesFragment(staged.app, files);

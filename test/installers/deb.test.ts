@@ -100,10 +100,10 @@ t.test('.deb: install, serve a card over wss as the unit says, purge without lef
   const before = systemSnapshot();
   t.equal(before.dpkg, '', 'nhiicc is not installed before the test');
 
-  const deb = buildDeb();
+  const deb = await buildDeb();
   t.comment(`built ${path.basename(deb)} (${Math.round(fs.statSync(deb).size / 1e6)} MB) in ${Math.round((Date.now() - started) / 1000)} s`);
   const contents = run('dpkg-deb', ['-c', deb]).stdout;
-  t.match(contents, /node_modules\/@koromix\/koffi-linux-x64\/linux_x64\/koffi\.node/, "ships koffi's binary for this machine");
+  t.match(contents, /\.\/opt\/nhiicc\/app\/koffi\.node/, "ships koffi's binary beside the bundled program");
 
   const install = run('apt-get', ['install', '-y', '--no-install-recommends', deb], { ...process.env, DEBIAN_FRONTEND: 'noninteractive' });
   t.equal(install.status, 0, 'apt-get install succeeds', { stderr: install.stderr.slice(-2000) });
@@ -148,7 +148,7 @@ t.test('.deb: install, serve a card over wss as the unit says, purge without lef
     t.comment('`nhiicc cert` is not in the CLI yet: no certificate was made, so the wss read is not possible');
   } else {
     t.ok(await listening(7777), 'the service listens on 7777 as user nhiicc', { log: serviceLog.slice(-3000) });
-    const owner = run('pgrep', ['-u', user!, '-f', 'cli.js serve']).stdout.trim();
+    const owner = run('pgrep', ['-u', user!, '-f', 'nhiicc.mjs serve']).stdout.trim();
     t.ok(owner, 'the serving process belongs to the service user');
     const reply = await ask('GetBasic').catch((err: Error) => `error: ${err.message}`);
     t.equal(reply, 'GetBasic:000012345678,A123456789,陳大明,0700101,M,Z', 'GetBasic over wss with the system trust store', { log: serviceLog.slice(-3000) });

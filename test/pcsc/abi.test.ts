@@ -2,7 +2,7 @@
 // the C headers give (pcsc-lite's winscard.h/pcsclite.h, Windows' winscard.h,
 // macOS's PCSC.framework headers): a wrong width on an OS we cannot run here
 // fails here.
-import koffi from 'koffi';
+import * as koffi from 'koffi';
 import t from 'tap';
 import { abiFor, DARWIN_ABI, LINUX_ABI, WINDOWS_ABI } from '../../src/pcsc/abi/index.js';
 import { abiTypes } from '../../src/pcsc/winscard.js';
