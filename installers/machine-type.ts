@@ -16,6 +16,9 @@ const ELF_MACHINES: Record<number, string> = { 3: 'ia32', 62: 'x64', 183: 'arm64
 const PE_MACHINES: Record<number, string> = { 0x14c: 'ia32', 0x8664: 'x64', 0xaa64: 'arm64' };
 const MACHO_CPUS: Record<number, string> = { 7: 'ia32', 0x01000007: 'x64', 0x0100000c: 'arm64' };
 
+/** What a .NET (IL) assembly runs on: any CPU the CLR runs on. */
+export const DOTNET = '.NET IL';
+
 const named = (table: Record<number, string>, n: number) => table[n] ?? `machine 0x${n.toString(16)}`;
 
 function readHead(file: string, length: number, position = 0): Buffer {
@@ -38,8 +41,16 @@ export function machineType(file: string): MachineType {
   }
   if (head.length >= 64 && head.toString('latin1', 0, 2) === 'MZ') {
     const peOffset = head.readUInt32LE(0x3c);
-    const pe = readHead(file, 6, peOffset);
-    if (pe.length === 6 && pe.toString('latin1', 0, 4) === 'PE\0\0') return { format: 'PE', cpus: [named(PE_MACHINES, pe.readUInt16LE(4))] };
+    // Signature, COFF header (20 bytes), then the optional header's data directories.
+    const pe = readHead(file, 24 + 240, peOffset);
+    if (pe.length >= 24 && pe.toString('latin1', 0, 4) === 'PE\0\0') {
+      // A .NET assembly (a CLR header in data directory 14) is IL: the runtime picks the CPU.
+      const optional = pe.subarray(24);
+      const dirs = optional.readUInt16LE(0) === 0x20b ? 112 : 96;
+      const clr = optional.length >= dirs + 15 * 8 && optional.readUInt32LE(dirs - 4) > 14 ? optional.readUInt32LE(dirs + 14 * 8) : 0;
+      if (clr !== 0) return { format: 'PE', cpus: [DOTNET] };
+      return { format: 'PE', cpus: [named(PE_MACHINES, pe.readUInt16LE(4))] };
+    }
   }
   if (head.length >= 8) {
     const magic = head.readUInt32LE(0);
@@ -58,11 +69,12 @@ export function machineType(file: string): MachineType {
 
 const FORMAT_OF_OS: Record<string, BinaryFormat> = { linux: 'ELF', win: 'PE', darwin: 'Mach-O' };
 
-/** Throws unless file is built for target (`linux-x64`, `win-x64`, `darwin-arm64`, …) and nothing else. */
+/** Throws unless file is built for target (`linux-x64`, `win-x64`, `darwin-arm64`, …) and nothing else (a .NET assembly runs on any Windows). */
 export function assertMachine(file: string, target: string): MachineType {
   const [os, cpu] = target.split('-') as [string, string];
   const found = machineType(file);
-  if (found.format !== FORMAT_OF_OS[os] || found.cpus.length !== 1 || found.cpus[0] !== cpu) {
+  const runsThere = (c: string) => c === cpu || (found.format === 'PE' && c === DOTNET);
+  if (found.format !== FORMAT_OF_OS[os] || found.cpus.length !== 1 || !runsThere(found.cpus[0]!)) {
     throw new Error(`${file} is ${found.format} for ${found.cpus.join(' + ')}, not ${FORMAT_OF_OS[os]} for ${cpu} (target ${target})`);
   }
   return found;

@@ -84,3 +84,10 @@ export function nodeRuntime(target: Target, log: (msg: string) => void = () => {
 
 // The format builders and the Linux layout find their files from here.
 export { INSTALLERS_DIR } from './npm-package.js';
+
+// `tsx installers/node-runtime.ts [target]`: prints the runtime's node binary, fetching it if need be.
+if (process.argv[1] === import.meta.filename) {
+  const target = process.argv[2] ?? hostTarget();
+  if (!isTarget(target)) throw new Error(`not a target: ${target}`);
+  process.stdout.write(`${nodeRuntime(target, (msg) => process.stderr.write(`${msg}\n`)).binary}\n`);
+}

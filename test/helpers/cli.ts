@@ -14,8 +14,9 @@ export const NODE = process.env.NHIICC_TEST_NODE || process.execPath;
 export const CLI = BUNDLE_DIR ? path.join(BUNDLE_DIR, 'nhiicc.mjs') : path.join(REPO, 'dist', 'cli.js');
 if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: ${BUNDLE_DIR ? 'npm run bundle' : 'npm run build'}`);
 
-/** What the tests run, for their output. */
-export const PROGRAM = `${BUNDLE_DIR ? `the bundle in ${path.relative(REPO, BUNDLE_DIR) || '.'}` : 'tsc output in dist/'} on Node ${NODE === process.execPath ? process.version : execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}`;
+/** Which node runs the program, and what the tests run, for their output. */
+export const NODE_LABEL = `Node ${NODE === process.execPath ? process.version : execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}`;
+export const PROGRAM = `${BUNDLE_DIR ? `the bundle in ${path.relative(REPO, BUNDLE_DIR) || '.'}` : 'tsc output in dist/'} on ${NODE_LABEL}`;
 
 export interface CliResult {
   code: number;
