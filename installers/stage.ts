@@ -31,15 +31,16 @@ export function appInfo(): AppInfo {
   return { name: pkg.name, version: pkg.version, description: pkg.description, license: pkg.license };
 }
 
-let typeChecked = false;
+const typeChecked = new Set<string>();
 
 /** The type check gates every package: esbuild bundles without checking types. */
-export function typeCheck(): void {
-  if (typeChecked) return;
-  log('tsc --noEmit (a package is built only from code that type-checks)');
-  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'], shell: process.platform === 'win32' });
+export function typeCheck(project = path.join(REPO, 'tsconfig.json')): void {
+  if (typeChecked.has(project)) return;
+  log(`tsc -p ${path.relative(REPO, project)} --noEmit (a package is built only from code that type-checks)`);
+  const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', project, '--noEmit'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`tsc failed (exit ${r.status ?? r.signal}): fix the type errors above; no package was built`);
-  typeChecked = true;
+  typeChecked.add(project);
 }
 
 /** Says which targets have no Node runtime on npm (build output and README say the same). */

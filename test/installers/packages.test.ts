@@ -141,7 +141,7 @@ for (const pkg of PACKAGES) {
     t.ok(appFiles.length <= MAX_APP_FILES, `${appFiles.length} app files ≤ ${MAX_APP_FILES} (not counting the Node runtime)`);
     const size = (list: string[]) => list.reduce((sum, f) => sum + fs.statSync(path.join(root, f)).size, 0);
     t.comment(
-      `${path.basename(file)}: ${mb(fs.statSync(file).size)} on disk; ${files.length} files installed (${mb(size(files))}): ${appFiles.length} app files (${mb(size(appFiles))}) + Node ${pin.version} (${mb(size(runtime))}); built and checked in ${Math.round((Date.now() - started) / 1000)} s`,
+      `${fs.statSync(file).isDirectory() ? `${pkg.name} (the tree pkgbuild packages)` : `${path.basename(file)}: ${mb(fs.statSync(file).size)}`}; ${files.length} files installed (${mb(size(files))}): ${appFiles.length} app files (${mb(size(appFiles))}) + Node ${pin.version} (${mb(size(runtime))}); built and checked in ${Math.round((Date.now() - started) / 1000)} s`,
     );
 
     if (pkg.target === 'linux-x64' && process.platform === 'linux' && process.arch === 'x64') {
