@@ -146,6 +146,7 @@ for (const pkg of PACKAGES) {
 
     if (pkg.target === 'linux-x64' && process.platform === 'linux' && process.arch === 'x64') {
       // Unpacked away from the checkout: nothing can come from its node_modules.
+      t.equal(run(node, ['--version']).stdout.trim(), `v${pin.version}`, 'the runtime says its version');
       const version = run(node, [path.join(app, 'nhiicc.mjs'), '--version']);
       t.equal(version.stdout.trim(), VERSION, 'the packaged runtime runs the packaged program', { stderr: version.stderr });
       const read = run(node, [path.join(app, 'nhiicc.mjs'), 'read']);
