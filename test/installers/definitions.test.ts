@@ -49,7 +49,7 @@ t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('system
   const unit = parseUnit(fs.readFileSync(UNIT, 'utf8'));
   const one = (k: string) => unit.get(`Service.${k}`)?.join(' ');
   t.equal(one('User'), 'nhiicc', 'dedicated user');
-  t.match(one('ExecStart') ?? '', /^\/opt\/nhiicc\/bin\/node --max-semi-space-size=1 \/opt\/nhiicc\/app\/nhiicc\.mjs serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
+  t.match(one('ExecStart') ?? '', /^\/opt\/nhiicc\/bin\/node --max-semi-space-size=1 --no-maglev \/opt\/nhiicc\/app\/nhiicc\.mjs serve --config-dir \/etc\/nhiicc$/, 'runs the bundled node on the app');
   t.equal(one('Restart'), 'on-failure', 'restarts on failure');
   for (const [k, v] of Object.entries({
     NoNewPrivileges: 'yes',
@@ -90,7 +90,7 @@ t.test('launchd plist: parses and has the required keys', { skip: have('python3'
   t.equal(r.status, 0, 'plistlib parses it', { stderr: r.stderr });
   const plist = JSON.parse(r.stdout) as Record<string, unknown>;
   t.equal(plist.Label, 'tw.nhiicc');
-  t.same(plist.ProgramArguments, ['/usr/local/nhiicc/bin/node', '--max-semi-space-size=1', '/usr/local/nhiicc/app/nhiicc.mjs', 'serve', '--config-dir', '/Library/Application Support/nhiicc']);
+  t.same(plist.ProgramArguments, ['/usr/local/nhiicc/bin/node', '--max-semi-space-size=1', '--no-maglev', '/usr/local/nhiicc/app/nhiicc.mjs', 'serve', '--config-dir', '/Library/Application Support/nhiicc']);
   t.equal(plist.KeepAlive, true);
   t.equal(plist.RunAtLoad, true);
   t.equal(plist.UserName, '_nhiicc', 'a dedicated user');

@@ -42,7 +42,7 @@ public sealed class NhiiccService : ServiceBase
         log.AutoFlush = true;
 
         var psi = new ProcessStartInfo(Path.Combine(dir, "node", "node.exe"));
-        psi.Arguments = "--max-semi-space-size=1 \"" + Path.Combine(dir, "app", "nhiicc.mjs") + "\" serve --config-dir \"" + data + "\"";
+        psi.Arguments = "--max-semi-space-size=1 --no-maglev \"" + Path.Combine(dir, "app", "nhiicc.mjs") + "\" serve --config-dir \"" + data + "\"";
         psi.WorkingDirectory = Path.Combine(dir, "app");
         psi.UseShellExecute = false;
         psi.CreateNoWindow = true;
