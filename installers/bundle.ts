@@ -26,10 +26,9 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { installedKoffiBinary } from './koffi-binary.js';
 import { hostTarget } from './node-runtime.js';
-import { INSTALLERS_DIR } from './npm-package.js';
+import { REPO } from './npm-package.js';
 import { keepSources, type RawSourceMap } from './source-map.js';
 
-const REPO = path.dirname(INSTALLERS_DIR);
 const SRC = path.join(REPO, 'src');
 export const BUNDLE_DIR = path.join(REPO, 'dist', 'bundle');
 export const ENTRY = 'nhiicc.mjs';

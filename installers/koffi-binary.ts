@@ -6,9 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Target } from './node-runtime.js';
-import { fetchPackage, INSTALLERS_DIR } from './npm-package.js';
+import { fetchPackage, REPO } from './npm-package.js';
 
-const REPO = path.dirname(INSTALLERS_DIR);
 const KOFFI_OS: Record<string, string> = { linux: 'linux', win: 'win32', darwin: 'darwin' };
 
 interface LockEntry {

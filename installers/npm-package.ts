@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const INSTALLERS_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.dirname(INSTALLERS_DIR);
 export const CACHE_DIR = path.join(INSTALLERS_DIR, '.cache', 'npm');
 
 function integrityOf(file: string): string {

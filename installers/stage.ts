@@ -10,10 +10,9 @@ import { bundle, listFiles } from './bundle.js';
 import { koffiBinary } from './koffi-binary.js';
 import { assertMachine, machineType } from './machine-type.js';
 import { missingRuntime, nodeRuntime, type Target, TARGETS } from './node-runtime.js';
-import { INSTALLERS_DIR } from './npm-package.js';
+import { INSTALLERS_DIR, REPO } from './npm-package.js';
 
-export { INSTALLERS_DIR };
-export const REPO = path.dirname(INSTALLERS_DIR);
+export { REPO };
 export const OUT_DIR = path.join(REPO, 'dist', 'installers');
 export const BUILD_DIR = path.join(INSTALLERS_DIR, 'build');
 

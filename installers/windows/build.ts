@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { INSTALLERS_DIR } from '../npm-package.js';
+import { INSTALLERS_DIR } from '../node-runtime.js';
 import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
 
 const WIN = path.join(INSTALLERS_DIR, 'windows');
