@@ -177,7 +177,7 @@ function rssMb(pid: number): number {
 
 /** Files of today's layout: tsc's dist/ (not the bundle or packages) and the production node_modules. */
 function todaysAppFiles(): number {
-  const dist = listFiles(path.join(REPO, 'dist')).filter((f) => !/^(bundle|installers|analyze)\//.test(f)).length;
+  const dist = listFiles(path.join(REPO, 'dist')).filter((f) => !/^(bundle|installers)\//.test(f)).length;
   const packages = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: REPO, encoding: 'utf8', maxBuffer: 16 << 20 })
     .split('\n')
     .filter((p) => p.includes(`${path.sep}node_modules${path.sep}`));
