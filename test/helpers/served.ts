@@ -76,8 +76,7 @@ async function serveBundle(options: Partial<ServeOptions>): Promise<Served> {
   const addresses = await new Promise<string[]>((resolve, reject) => {
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
       lines.push(`${line}\n`);
-      const entry = JSON.parse(line) as { msg?: string; addresses?: string[] };
-      if (entry.msg === 'nhiicc listening') resolve(entry.addresses!);
+      if (line.includes('"nhiicc listening"')) resolve((JSON.parse(line) as { addresses: string[] }).addresses);
     });
     void exited.then(() => reject(new Error(`the bundled service exited before listening: ${stderr.trim()}`)));
   });
