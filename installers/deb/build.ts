@@ -4,11 +4,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { POLKIT_RULE } from '../../src/config/paths.js';
 import { linuxTree, PREFIX } from '../linux/layout.js';
-import { INSTALLERS_DIR, hostTarget } from '../node-runtime.js';
-import { appInfo, BUILD_DIR, log, OUT_DIR, REPO, stage } from '../stage.js';
-import { addDocs, libraryDepends, MAINTAINER, pruneModules, stripBinaries } from './conventions.js';
+import { INSTALLERS_DIR, type Target } from '../node-runtime.js';
+import { appInfo, BUILD_DIR, defaultTarget, log, OUT_DIR, REPO, stage } from '../stage.js';
+import { addDocs, libraryDepends, MAINTAINER, stripBinaries } from './conventions.js';
 
-const DEB_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64' };
+const DEB_ARCH: Partial<Record<Target, string>> = { 'linux-x64': 'amd64', 'linux-arm64': 'arm64' };
+
+/**
+ * What dpkg-shlibdeps finds for the same Node and koffi built for x64. The
+ * Debian tools read only this machine's architecture, so a .deb for another
+ * is neither stripped nor scanned, and names these.
+ */
+const FOREIGN_LIBRARY_DEPENDS = 'libc6 (>= 2.28), libgcc-s1 (>= 3.0), libstdc++6 (>= 12)';
 
 /** The last commit's date (the changelog's), or now outside a git checkout. */
 function releaseDate(): Date {
@@ -19,17 +26,17 @@ function releaseDate(): Date {
   }
 }
 
-export function buildDeb(): string {
-  const target = hostTarget();
-  if (!target.startsWith('linux-')) throw new Error('the .deb is built on Linux: it ships the koffi binary npm installed here');
-  const arch = DEB_ARCH[process.arch];
-  if (!arch) throw new Error(`no Debian architecture for ${process.arch}`);
+/** The .deb for target (linux-x64 or linux-arm64), built on any Linux machine: nothing in it is compiled here. */
+export async function buildDeb(target: Target = defaultTarget('linux')): Promise<string> {
+  const arch = DEB_ARCH[target];
+  if (!arch) throw new Error(`no .deb for ${target}: linux-x64 or linux-arm64`);
   const info = appInfo();
-  const staged = stage('deb', { target });
-  const root = path.join(BUILD_DIR, 'deb', 'root');
+  const staged = await stage('deb', target);
+  const root = path.join(BUILD_DIR, `deb-${target}`, 'root');
   linuxTree(staged, root);
-  pruneModules(path.join(root, PREFIX, 'app', 'node_modules'));
-  const binaries = stripBinaries(path.join(root, PREFIX));
+  const native = target === defaultTarget('linux');
+  if (!native) log(`${target} is not this machine's architecture: its binaries are shipped unstripped, with the library Depends of the x64 build`);
+  const libraries = native ? libraryDepends(stripBinaries(path.join(root, PREFIX))) : FOREIGN_LIBRARY_DEPENDS;
   addDocs(info, PREFIX, root, releaseDate());
 
   const debian = path.join(root, 'DEBIAN');
@@ -52,7 +59,7 @@ export function buildDeb(): string {
       // koffi opens at run time (dpkg-shlibdeps cannot see that); pcscd for
       // the readers, libnss3-tools (certutil) for browsers' NSS stores, passwd
       // (useradd) and procps (pgrep) for the maintainer scripts.
-      `Depends: ${libraryDepends(binaries)}, libpcsclite1, pcscd, libnss3-tools, ca-certificates, passwd, procps`,
+      `Depends: ${libraries}, libpcsclite1, pcscd, libnss3-tools, ca-certificates, passwd, procps`,
       'Section: misc',
       'Priority: optional',
       `Description: ${info.description.split(':')[0]}`,

@@ -71,38 +71,6 @@ export function libraryDepends(binaries: string[]): string {
   }
 }
 
-/** In bundled npm modules: their tests, benchmarks and examples, and their tools' settings. */
-const DEV_DIRS = new Set(['test', 'tests', '__tests__', 'bench', 'benchmark', 'benchmarks', 'example', 'examples', 'integration', '.github']);
-const DEV_FILE = /^(\.eslintrc(\..*)?|\.npmignore|\.gitattributes|\.gitignore|\.travis\.yml|\.editorconfig|\.nycrc(\..*)?|\.prettierrc(\..*)?|\.taprc)$/;
-
-/** Removes what the modules' authors ship by accident and nothing loads. */
-export function pruneModules(nodeModules: string): void {
-  const packageDirs = (dir: string): string[] =>
-    fs.existsSync(dir)
-      ? fs.readdirSync(dir).flatMap((name) => {
-          if (name.startsWith('.')) return [];
-          const p = path.join(dir, name);
-          return name.startsWith('@') ? packageDirs(p) : [p, ...packageDirs(path.join(p, 'node_modules'))];
-        })
-      : [];
-  for (const pkg of packageDirs(nodeModules)) {
-    for (const name of fs.readdirSync(pkg)) {
-      if (DEV_DIRS.has(name) && fs.statSync(path.join(pkg, name)).isDirectory()) fs.rmSync(path.join(pkg, name), { recursive: true });
-    }
-  }
-  for (const e of fs.readdirSync(nodeModules, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile()) continue;
-    const file = path.join(e.parentPath, e.name);
-    if (DEV_FILE.test(e.name)) fs.rmSync(file);
-    // Some modules ship licences and sources with the executable bit set.
-    else if ((fs.statSync(file).mode & 0o111) !== 0 && !isScriptOrElf(file)) fs.chmodSync(file, 0o644);
-  }
-}
-
-function isScriptOrElf(file: string): boolean {
-  return startsWith(file, Buffer.from('#!')) || startsWith(file, ELF_MAGIC);
-}
-
 const MIT = `Permission is hereby granted, free of charge, to any person obtaining a
 copy of this software and associated documentation files (the "Software"),
 to deal in the Software without restriction, including without limitation

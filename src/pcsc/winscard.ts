@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { BUNDLE } from '../bundle.js';
 import type { PcscAbi } from './abi/index.js';
 import { abiFor } from './abi/index.js';
 import { PcscError, PcscUnavailableError, SCARD_E_INSUFFICIENT_BUFFER, SCARD_E_NO_READERS_AVAILABLE, SCARD_S_SUCCESS } from './errors.js';
@@ -85,11 +86,17 @@ const RECEIVE_BUFFER = 65538;
 
 let koffiModule: Koffi | undefined;
 
-/** koffi is loaded on first use, so that a machine where its binary cannot load still starts and answers 7001. */
+/**
+ * koffi is loaded on first use, so that a machine where its binary cannot load
+ * still starts and answers 7001. The bundled program carries koffi's binary for
+ * its target beside it and loads that directly: koffi's own loader looks for it
+ * in node_modules (`@koromix/koffi-<os>-<arch>`), which a package does not ship,
+ * and adds only deprecated aliases on top of the binary's exports.
+ */
 function loadKoffi(): Koffi {
   if (!koffiModule) {
     try {
-      koffiModule = createRequire(import.meta.url)('koffi') as Koffi;
+      koffiModule = createRequire(import.meta.url)(BUNDLE ? './koffi.node' : 'koffi') as Koffi;
     } catch (err) {
       throw new PcscUnavailableError(`the koffi FFI module could not be loaded (${(err as Error).message.split('\n')[0]}): reinstall nhiicc`, undefined, { cause: err });
     }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { BUNDLE } from '../bundle.js';
 import type { PcscStatus } from '../pcsc/card-readers.js';
 import { normalizeOrigin, ownOrigins } from './origin-policy.js';
 
@@ -25,10 +26,11 @@ export interface StatusJson {
 }
 
 /**
- * `src/server/` under tsx and `dist/server/` after a build are both two levels
- * below the package root, where `html/` ships.
+ * `html/` is beside the bundled program; `src/server/` under tsx and
+ * `dist/server/` after tsc are both two levels below the package root, where
+ * `html/` is.
  */
-export const DEFAULT_HTML_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'html');
+export const DEFAULT_HTML_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ...(BUNDLE ? [] : ['..', '..']), 'html');
 
 const FILES = {
   '/ESample.html': { file: 'ESample.html', type: 'text/html; charset=utf-8' },
