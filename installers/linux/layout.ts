@@ -20,6 +20,8 @@ export const ESAMPLE_FILES = ['ESample.html', 'esample.js'];
  * folder it knows by that name: "/lib/systemd/system not empty").
  */
 export const UNIT_DIR = '/usr/lib/systemd/system';
+/** The socket listens; the service starts on the first connection (socket activation). */
+export const SYSTEMD_UNITS = ['nhiicc.socket', 'nhiicc.service'];
 
 /** Lays out the installed tree under root (a package's data root). */
 export function linuxTree(staged: Staged, root: string): void {
@@ -38,7 +40,7 @@ export function linuxTree(staged: Staged, root: string): void {
   fs.chmodSync(at('/usr/bin/nhiicc'), 0o755);
 
   fs.mkdirSync(at(UNIT_DIR), { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'systemd', 'nhiicc.service'), at(`${UNIT_DIR}/nhiicc.service`));
+  for (const unit of SYSTEMD_UNITS) fs.copyFileSync(path.join(REPO, 'systemd', unit), at(`${UNIT_DIR}/${unit}`));
 
   fs.mkdirSync(at(path.dirname(POLKIT_RULE)), { recursive: true });
   fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', '60-nhiicc-pcscd.rules'), at(POLKIT_RULE));

@@ -6,6 +6,7 @@ import { hostsStatus, NHI_HOST, resolvesToLoopback } from '../hosts/hosts-file.j
 import { PROTOCOL_VERSION } from '../protocol/commands.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
 import type { Runner } from '../trust/runner.js';
+import { ENABLE_SOCKET } from './service-checks.js';
 import { asAdmin, type Check, failed, passed } from './check.js';
 
 export interface HostsCheckOptions {
@@ -296,7 +297,7 @@ export function startFix(platform: NodeJS.Platform, port: number): string {
   const custom = port !== 7777 ? ` (for port ${port}: \`nhiicc serve --port ${port}\`)` : '';
   if (platform === 'win32') return `${asAdmin('sc.exe start nhiicc', platform)}${custom}`;
   if (platform === 'darwin') return `${asAdmin('launchctl kickstart -k system/tw.nhiicc', platform)}${custom}`;
-  return `${asAdmin('systemctl enable --now nhiicc', platform)}, or without systemd \`nhiicc serve\`${custom}`;
+  return `${asAdmin(ENABLE_SOCKET, platform)}, or without systemd \`nhiicc serve\`${custom}`;
 }
 
 function restartFix(platform: NodeJS.Platform): string {

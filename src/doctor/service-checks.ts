@@ -4,6 +4,8 @@ import type { FileSystemView } from './official-component.js';
 
 export const UNIT_FILES = ['/etc/systemd/system/nhiicc.service', '/lib/systemd/system/nhiicc.service', '/usr/lib/systemd/system/nhiicc.service'];
 export const LAUNCHD_LABEL = 'tw.nhiicc';
+/** What starts nhiicc on Linux: systemd's socket, which starts the service on demand. */
+export const ENABLE_SOCKET = 'systemctl enable --now nhiicc.socket';
 
 export interface ServiceDeps {
   platform: NodeJS.Platform;
@@ -32,6 +34,18 @@ async function linuxService({ runner, files }: ServiceDeps): Promise<Check> {
       { systemd: false, unitFiles },
     );
   }
+  // The packages enable nhiicc.socket: systemd listens on 7777 and starts
+  // the service on the first connection, so an idle service is not running.
+  const socketEnabled = await runner('systemctl', ['is-enabled', 'nhiicc.socket']);
+  const socketActive = await runner('systemctl', ['is-active', 'nhiicc.socket']);
+  if (socketEnabled.code === 0 && socketActive.code === 0) {
+    const service = (await runner('systemctl', ['is-active', 'nhiicc'])).stdout.trim() || 'unknown';
+    return passed(
+      id,
+      `nhiicc.socket listens on port 7777 and starts the nhiicc service on the first connection (the service is ${service === 'active' ? 'running now' : `${service}: idle`})`,
+      { systemd: true, unitFiles, socket: 'active', service },
+    );
+  }
   const enabled = await runner('systemctl', ['is-enabled', 'nhiicc']);
   const active = await runner('systemctl', ['is-active', 'nhiicc']);
   const enabledState = enabled.stdout.trim() || enabled.stderr.trim().split('\n')[0] || `exit ${enabled.code}`;
@@ -42,12 +56,12 @@ async function linuxService({ runner, files }: ServiceDeps): Promise<Check> {
   }
   if (active.code === 0 && enabled.code === 0) return passed(id, 'the nhiicc service is enabled and running', details);
   if (active.code === 0) {
-    return failed(id, `the nhiicc service runs but does not start at boot (${enabledState})`, `run ${asAdmin('systemctl enable nhiicc', 'linux')}`, details);
+    return failed(id, `the nhiicc service runs but nothing starts it at boot (${enabledState}, nhiicc.socket not listening)`, `run ${asAdmin(ENABLE_SOCKET, 'linux')}`, details);
   }
   return failed(
     id,
-    `the nhiicc service is ${activeState} (${enabledState})`,
-    `run ${asAdmin('systemctl enable --now nhiicc', 'linux')}; if it stops again, \`journalctl -u nhiicc\` says why`,
+    `the nhiicc service is ${activeState} (${enabledState}) and nhiicc.socket is not listening`,
+    `run ${asAdmin(ENABLE_SOCKET, 'linux')}; if it fails, \`journalctl -u nhiicc.socket -u nhiicc\` says why`,
     details,
   );
 }

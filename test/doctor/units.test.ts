@@ -128,27 +128,36 @@ t.test('port: nhiicc with another certificate than the config folder, or broken 
   t.match(await portCheck({ ...base, probe: async () => ({ kind: 'nhiicc', certSha256: 'aa', getVersion: 'WebSocket refused (HTTP 403)' }) }), { state: 'fail', summary: /GetVersion did not work/ });
 });
 
-t.test('service on Linux with systemd: is-enabled and is-active', async (t) => {
-  const systemd = fakeFiles({}, ['/run/systemd/system', '/lib/systemd/system/nhiicc.service']);
-  const answers = (enabled: [number, string, string?], active: [number, string]) =>
+t.test('service on Linux with systemd: the socket that starts it, else the service itself', async (t) => {
+  const systemd = fakeFiles({}, ['/run/systemd/system', '/usr/lib/systemd/system/nhiicc.service']);
+  const answers = (socket: [number, number], enabled: [number, string, string?], active: [number, string]) =>
     recordingRunner((line) => {
+      if (line === 'systemctl is-enabled nhiicc.socket') return { code: socket[0], stdout: socket[0] ? 'disabled\n' : 'enabled\n' };
+      if (line === 'systemctl is-active nhiicc.socket') return { code: socket[1], stdout: socket[1] ? 'inactive\n' : 'active\n' };
       if (line === 'systemctl is-enabled nhiicc') return { code: enabled[0], stdout: enabled[1], stderr: enabled[2] ?? '' };
       if (line === 'systemctl is-active nhiicc') return { code: active[0], stdout: active[1] };
       return { code: 1 };
     });
-  const running = answers([0, 'enabled\n'], [0, 'active\n']);
-  t.match(await serviceCheck({ platform: 'linux', runner: running.runner, files: systemd }), { state: 'pass', summary: 'the nhiicc service is enabled and running' });
-  t.same(running.lines, ['systemctl is-enabled nhiicc', 'systemctl is-active nhiicc']);
+  const idle = answers([0, 0], [1, 'disabled\n'], [3, 'inactive\n']);
+  t.match(await serviceCheck({ platform: 'linux', runner: idle.runner, files: systemd }), {
+    state: 'pass',
+    summary: 'nhiicc.socket listens on port 7777 and starts the nhiicc service on the first connection (the service is inactive: idle)',
+  });
+  t.same(idle.lines, ['systemctl is-enabled nhiicc.socket', 'systemctl is-active nhiicc.socket', 'systemctl is-active nhiicc']);
+  const woken = answers([0, 0], [1, 'disabled\n'], [0, 'active\n']);
+  t.match(await serviceCheck({ platform: 'linux', runner: woken.runner, files: systemd }), { state: 'pass', summary: /the service is running now/ });
 
-  const stopped = answers([0, 'enabled\n'], [3, 'failed\n']);
+  const alwaysOn = answers([1, 3], [0, 'enabled\n'], [0, 'active\n']);
+  t.match(await serviceCheck({ platform: 'linux', runner: alwaysOn.runner, files: systemd }), { state: 'pass', summary: 'the nhiicc service is enabled and running' });
+  const stopped = answers([1, 3], [0, 'enabled\n'], [3, 'failed\n']);
   t.match(await serviceCheck({ platform: 'linux', runner: stopped.runner, files: systemd }), {
     state: 'fail',
-    summary: 'the nhiicc service is failed (enabled)',
-    fix: /sudo systemctl enable --now nhiicc.*journalctl -u nhiicc/,
+    summary: 'the nhiicc service is failed (enabled) and nhiicc.socket is not listening',
+    fix: /sudo systemctl enable --now nhiicc\.socket.*journalctl -u nhiicc\.socket -u nhiicc/,
   });
-  const manual = answers([1, 'disabled\n'], [0, 'active\n']);
-  t.match(await serviceCheck({ platform: 'linux', runner: manual.runner, files: systemd }), { state: 'fail', fix: /sudo systemctl enable nhiicc/ });
-  const absent = answers([1, '', 'Failed to get unit file state for nhiicc.service: No such file or directory\n'], [3, 'inactive\n']);
+  const manual = answers([1, 3], [1, 'disabled\n'], [0, 'active\n']);
+  t.match(await serviceCheck({ platform: 'linux', runner: manual.runner, files: systemd }), { state: 'fail', fix: /sudo systemctl enable --now nhiicc\.socket/ });
+  const absent = answers([1, 3], [1, '', 'Failed to get unit file state for nhiicc.service: No such file or directory\n'], [3, 'inactive\n']);
   t.match(await serviceCheck({ platform: 'linux', runner: absent.runner, files: systemd }), { state: 'fail', summary: 'the nhiicc service is not installed' });
 });
 

@@ -10,6 +10,7 @@ import { SERVICE_NODE_OPTIONS } from '../../src/server/service-node-options.js';
 import { have, parseUnit, REPO, run } from './helpers.js';
 
 const UNIT = path.join(REPO, 'systemd', 'nhiicc.service');
+const SOCKET = path.join(REPO, 'systemd', 'nhiicc.socket');
 const RULE = path.join(REPO, 'installers', 'linux', '60-nhiicc-pcscd.rules');
 const PLIST = path.join(REPO, 'launchd', 'tw.nhiicc.plist');
 
@@ -25,6 +26,13 @@ t.test('every service definition starts node with the service node options, befo
   }
 });
 
+t.test('systemd socket: loopback only, both families, one service process for all connections', async (t) => {
+  const socket = parseUnit(fs.readFileSync(SOCKET, 'utf8'));
+  t.same(socket.get('Socket.ListenStream'), ['127.0.0.1:7777', '[::1]:7777']);
+  t.same(socket.get('Socket.Accept'), ['no'], 'the service takes the listening sockets (LISTEN_FDS)');
+  t.same(socket.get('Install.WantedBy'), ['sockets.target'], 'listening from boot');
+});
+
 t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('systemd-analyze') ? false : 'systemd-analyze missing (apt-get install systemd)' }, async (t) => {
   // verify resolves ExecStart and the targets inside --root: a scratch root
   // with the distribution's units and a stand-in for the bundled node.
@@ -36,7 +44,8 @@ t.test('systemd unit: verify, hardening, exposure ≤ 2.5', { skip: have('system
   fs.cpSync('/usr/lib/systemd/system', path.join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
   fs.mkdirSync(path.join(root, 'etc/systemd/system'), { recursive: true });
   fs.copyFileSync(UNIT, path.join(root, 'etc/systemd/system/nhiicc.service'));
-  const verify = run('systemd-analyze', ['verify', `--root=${root}`, 'nhiicc.service']);
+  fs.copyFileSync(SOCKET, path.join(root, 'etc/systemd/system/nhiicc.socket'));
+  const verify = run('systemd-analyze', ['verify', `--root=${root}`, 'nhiicc.socket', 'nhiicc.service']);
   t.equal(verify.status, 0, 'systemd-analyze verify', { output: verify.stderr });
   t.equal(verify.stderr.trim(), '', 'no warnings');
 
