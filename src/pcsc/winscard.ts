@@ -1,10 +1,8 @@
-import { createRequire } from 'node:module';
-import { BUNDLE } from '../bundle.js';
+import { type Koffi, loadKoffi } from '../util/koffi.js';
 import type { PcscAbi } from './abi/index.js';
 import { abiFor } from './abi/index.js';
 import { PcscError, PcscUnavailableError, SCARD_E_INSUFFICIENT_BUFFER, SCARD_E_NO_READERS_AVAILABLE, SCARD_S_SUCCESS } from './errors.js';
 
-type Koffi = typeof import('koffi');
 type TypeObject = import('koffi').TypeObject;
 type KoffiFunction = ReturnType<import('koffi').LibraryHandle['func']>;
 
@@ -84,33 +82,32 @@ export function abiTypes(koffi: Koffi, abi: PcscAbi): AbiTypes {
 /** Answers longer than a short APDU's 256 bytes + SW never come from the NHI card; extended APDUs fit too. */
 const RECEIVE_BUFFER = 65538;
 
-let koffiModule: Koffi | undefined;
-
-/**
- * koffi is loaded on first use, so that a machine where its binary cannot load
- * still starts and answers 7001. The bundled program carries koffi's binary for
- * its target beside it and loads that directly: koffi's own loader looks for it
- * in node_modules (`@koromix/koffi-<os>-<arch>`), which a package does not ship,
- * and adds only deprecated aliases on top of the binary's exports.
- */
-function loadKoffi(): Koffi {
-  if (!koffiModule) {
-    try {
-      koffiModule = createRequire(import.meta.url)(BUNDLE ? './koffi.node' : 'koffi') as Koffi;
-    } catch (err) {
-      throw new PcscUnavailableError(`the koffi FFI module could not be loaded (${(err as Error).message.split('\n')[0]}): reinstall nhiicc`, undefined, { cause: err });
-    }
-  }
-  return koffiModule;
-}
+const loaded = new Map<string, Winscard>();
 
 /**
  * Opens the OS's PC/SC library and declares the calls. A missing library or
  * symbol is a PcscUnavailableError with what to install, never a crash.
- * `library` overrides the ABI's path (tests).
+ * `library` overrides the ABI's path (tests). Once per process and library:
+ * koffi names the anonymous struct types it makes, and declaring them again
+ * could hand a pointer type the wrong one.
  */
 export function loadWinscard(abi: PcscAbi = abiFor(), library: string = abi.library): Winscard {
-  const koffi = loadKoffi();
+  const key = `${abi.os}:${library}`;
+  let w = loaded.get(key);
+  if (!w) {
+    w = openWinscard(abi, library);
+    loaded.set(key, w);
+  }
+  return w;
+}
+
+function openWinscard(abi: PcscAbi, library: string): Winscard {
+  let koffi: Koffi;
+  try {
+    koffi = loadKoffi();
+  } catch (err) {
+    throw new PcscUnavailableError((err as Error).message, undefined, { cause: err });
+  }
   let lib: import('koffi').LibraryHandle;
   try {
     lib = koffi.load(library);

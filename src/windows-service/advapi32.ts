@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
-
-type Koffi = typeof import('koffi');
+import { type Koffi, loadKoffi } from '../util/koffi.js';
 type TypeObject = import('koffi').TypeObject;
 type KoffiFunction = ReturnType<import('koffi').LibraryHandle['func']>;
 
@@ -118,14 +116,6 @@ export function statusStruct(s: ServiceStatus): object {
     dwCheckPoint: s.checkPoint,
     dwWaitHint: s.waitHint,
   };
-}
-
-function loadKoffi(): Koffi {
-  try {
-    return createRequire(import.meta.url)('koffi') as Koffi;
-  } catch (err) {
-    throw new Error(`the koffi FFI module could not be loaded (${(err as Error).message.split('\n')[0]}): reinstall nhiicc`, { cause: err });
-  }
 }
 
 /**
