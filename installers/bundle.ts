@@ -5,6 +5,8 @@
 //   <dir>/main.mjs       the CLI, `serve` and `read`: what the service loads
 //   <dir>/tools.mjs      cert, hosts, browser-policy and doctor, loaded by those commands
 //   <dir>/issue.mjs      making a CA and certificate (the X.509 libraries), loaded when one is made
+//   <dir>/control-worker.mjs  the Windows service's control thread (a worker_thread's own module)
+//   <dir>/THIRD-PARTY-LICENSES.txt  the licences of the npm packages bundled in
 //   <dir>/*.mjs.map      stack traces in our code point into src/
 //   <dir>/koffi.node     koffi's binary for the target
 //   <dir>/html/          the ESample page
@@ -46,6 +48,7 @@ const PARTS: Record<string, Record<string, string[]>> = {
     [path.join(SRC, 'tls', 'certificate-authority.ts')]: ['createTransientCa'],
     selfsigned: ['generate'],
   },
+  'control-worker.mjs': { [path.join(SRC, 'windows-service', 'control-worker.ts')]: [] },
 };
 
 /** The part a lazily imported module (an absolute .ts path, or a package name) is in. */
@@ -149,6 +152,8 @@ export interface BundleResult {
 export async function bundle(dir = BUNDLE_DIR, koffiNode = installedKoffiBinary(hostTarget()), sourceRoot?: string): Promise<BundleResult> {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
+  // koffi's binary ships beside the bundle.
+  const bundled = new Set<string>(['node_modules/koffi/package.json']);
   for (const [part, modules] of Object.entries(PARTS)) {
     const single = Object.entries(modules).length === 1 && Object.values(modules)[0]!.length === 0;
     await esbuild.build({
@@ -170,13 +175,45 @@ export async function bundle(dir = BUNDLE_DIR, koffiNode = installedKoffiBinary(
       banner: { js: "import { createRequire as __nhiiccCreateRequire } from 'node:module'; const require = __nhiiccCreateRequire(import.meta.url);" },
       plugins: [crossPart(part), leaveOut],
       logLevel: 'warning',
+      // The metafile names its inputs from here.
+      absWorkingDir: REPO,
+      metafile: true,
+    }).then((r) => {
+      for (const input of Object.keys(r.metafile.inputs)) bundled.add(input);
+      return r;
     });
     trimSourceMap(path.join(dir, `${part}.map`), sourceRoot ?? `${path.relative(dir, REPO).split(path.sep).join('/')}/`);
   }
   fs.writeFileSync(path.join(dir, ENTRY), ENTRY_TEXT, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, LICENSES), thirdPartyLicenses(bundled));
   fs.copyFileSync(koffiNode, path.join(dir, 'koffi.node'));
   fs.cpSync(path.join(REPO, 'html'), path.join(dir, 'html'), { recursive: true });
   return { dir, files: listFiles(dir) };
+}
+
+export const LICENSES = 'THIRD-PARTY-LICENSES.txt';
+
+/** The package folder (…/node_modules/name or …/node_modules/@scope/name) an input file is in. */
+function packageOf(input: string): string | undefined {
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input.split(path.sep).join('/'));
+  return m?.[1];
+}
+
+/**
+ * The bundle carries other people's code: their licences ask that their
+ * notices go with it. One text: each bundled npm package, its licence
+ * name, and its licence file as it ships it.
+ */
+function thirdPartyLicenses(inputs: Set<string>): string {
+  const packages = [...new Set([...inputs].map(packageOf).filter((p): p is string => p !== undefined))].sort();
+  const sections = packages.map((rel) => {
+    const dir = path.resolve(REPO, rel);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
+    const file = fs.readdirSync(dir).find((f) => /^(licen[cs]e|copying|notice)(\.|$)/i.test(f));
+    const text = file ? fs.readFileSync(path.join(dir, file), 'utf8').trim() : `(no licence file in the package; its package.json says: ${manifest.license ?? 'nothing'})`;
+    return `${manifest.name} ${manifest.version} (${manifest.license ?? 'unknown'})\n${'-'.repeat(72)}\n${text}\n`;
+  });
+  return `The nhiicc program bundles these npm packages.\n\n${sections.join('\n\n')}`;
 }
 
 export function listFiles(dir: string, prefix = ''): string[] {

@@ -71,6 +71,9 @@ function binaries(dir: string): Array<{ file: string; cpus: string[] }> {
   });
 }
 
+/** The bundle's part only the Windows service loads. */
+const WINDOWS_ONLY = 'control-worker.mjs';
+
 export async function stage(format: string, target: Target): Promise<Staged> {
   typeCheck();
   const root = path.join(BUILD_DIR, `${format}-${target}`, 'stage');
@@ -80,7 +83,10 @@ export async function stage(format: string, target: Target): Promise<Staged> {
 
   const koffi = koffiBinary(target, log);
   // Stack traces then name <app>/src/…, the files the program was built from.
-  const { files } = await bundle(app, koffi.file, '');
+  const bundled = await bundle(app, koffi.file, '');
+  // The Windows service's control thread runs on Windows only.
+  const files = target.startsWith('win-') ? bundled.files : bundled.files.filter((f) => !f.startsWith(WINDOWS_ONLY));
+  for (const f of bundled.files) if (!files.includes(f)) fs.rmSync(path.join(app, f));
   fs.copyFileSync(path.join(REPO, 'README.md'), path.join(app, 'README.md'));
   log(`program: ${files.length + 1} files, koffi ${koffi.version} for ${target}`);
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { LICENSES } from '../bundle.js';
 import type { AppInfo } from '../stage.js';
 
 export const MAINTAINER = 'nhiicc developers <nhiicc@users.noreply.github.com>';
@@ -91,8 +92,8 @@ DEALINGS IN THE SOFTWARE.`;
 
 /**
  * A machine-readable copyright file: nhiicc, the Node runtime (whose own
- * LICENSE lists what it bundles) and each npm module with the licence its
- * package.json names; each module's licence text ships beside it.
+ * LICENSE lists what it bundles) and the npm packages bundled into the
+ * program, whose licences ship beside it (installers/bundle.ts).
  */
 function copyright(info: AppInfo, prefix: string, root: string, year: number): string {
   const para = (fields: [string, string][]) => fields.map(([k, v]) => `${k}: ${v}`).join('\n');
@@ -110,32 +111,15 @@ function copyright(info: AppInfo, prefix: string, root: string, year: number): s
       ]),
     );
   }
-  const modules = path.join(root, prefix, 'app', 'node_modules');
-  const seen = new Set<string>();
-  const visit = (dir: string) => {
-    if (!fs.existsSync(dir)) return;
-    for (const name of fs.readdirSync(dir).sort()) {
-      const p = path.join(dir, name);
-      if (name.startsWith('@')) {
-        visit(p);
-        continue;
-      }
-      const manifest = path.join(p, 'package.json');
-      if (name.startsWith('.') || !fs.existsSync(manifest) || seen.has(p)) continue;
-      seen.add(p);
-      const pkg = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string; license?: string; author?: string | { name?: string } };
-      const author = typeof pkg.author === 'string' ? pkg.author : pkg.author?.name;
-      paragraphs.push(
-        para([
-          ['Files', `${path.relative(root, p)}/*`],
-          ['Copyright', `the authors of ${pkg.name ?? name}${author ? `, ${author}` : ''} (see its licence file)`],
-          ['License', pkg.license ?? 'see its licence file'],
-        ]),
-      );
-      visit(path.join(p, 'node_modules'));
-    }
-  };
-  visit(modules);
+  if (fs.existsSync(path.join(root, prefix, 'app', LICENSES))) {
+    paragraphs.push(
+      para([
+        ['Files', rel('app/*.mjs')],
+        ['Copyright', `the authors of the npm packages bundled into the program (see /${rel(`app/${LICENSES}`)})`],
+        ['License', `MIT and others\n Each bundled package's name, licence and licence text are in /${rel(`app/${LICENSES}`)}.`],
+      ]),
+    );
+  }
   paragraphs.push(`License: MIT\n${MIT.split('\n').map((l) => ` ${l}`).join('\n')}`);
   return `${paragraphs.join('\n\n')}\n`;
 }
@@ -162,9 +146,6 @@ function lintianOverrides(info: AppInfo, prefix: string): string {
     '# The pinned official Node.js build links its libraries in; it is one file,',
     '# replaced as a whole with each nhiicc release.',
     `${info.name}: embedded-library * [${p}/bin/node]`,
-    '# Command-line scripts of bundled npm modules name `node`; nothing runs them:',
-    `# the app runs on ${prefix}/bin/node.`,
-    `${info.name}: missing-dep-for-interpreter node (does not satisfy nodejs:any) [${p}/app/node_modules/*]`,
     '',
   ].join('\n');
 }

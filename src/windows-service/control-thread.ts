@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { BUNDLE } from '../bundle.js';
 import { windowsServiceLogFile } from '../config/paths.js';
 import type { ControlWorkerData } from './control-worker.js';
 import { SERVICE_NAME, SERVICE_TIMING, type Timing, type ToMain, type ToWorker } from './controller.js';
@@ -58,7 +59,8 @@ export class ControlThread {
       logFile: options.logFile ?? windowsServiceLogFile(),
       ...(options.apiModule !== undefined ? { apiModule: options.apiModule } : {}),
     };
-    this.worker = new Worker(new URL('./control-worker.js', import.meta.url), { workerData });
+    // The bundle carries the worker as its own part (installers/bundle.ts).
+    this.worker = new Worker(new URL(BUNDLE ? './control-worker.mjs' : './control-worker.js', import.meta.url), { workerData });
     this.worker.on('message', (message: ToMain) => {
       switch (message.type) {
         case 'start':

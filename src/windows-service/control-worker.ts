@@ -24,7 +24,8 @@ function endProcess(reason: string): void {
 }
 
 try {
-  const { loadServiceControl } = (await import(data.apiModule ?? './advapi32.js')) as { loadServiceControl(): ServiceControlApi };
+  // A literal import for the real one, so that the bundle carries it.
+  const { loadServiceControl } = (data.apiModule ? await import(data.apiModule) : await import('./advapi32.js')) as { loadServiceControl(): ServiceControlApi };
   const controller = new ServiceController(loadServiceControl(), { name: data.name, timing: data.timing, toMain, endProcess });
   port.on('message', (message: ToWorker) => controller.fromMain(message));
   controller.run();

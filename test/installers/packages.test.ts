@@ -19,7 +19,9 @@ import { have, REPO, run } from './helpers.js';
 
 const MAX_APP_FILES = 20;
 const VERSION = (JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
-const PROGRAM = ['nhiicc.mjs', 'main.mjs', 'main.mjs.map', 'tools.mjs', 'tools.mjs.map', 'issue.mjs', 'issue.mjs.map', 'koffi.node', 'html/ESample.html', 'html/esample.js', 'README.md'];
+const PROGRAM = ['nhiicc.mjs', 'main.mjs', 'main.mjs.map', 'tools.mjs', 'tools.mjs.map', 'issue.mjs', 'issue.mjs.map', 'koffi.node', 'html/ESample.html', 'html/esample.js', 'README.md', 'THIRD-PARTY-LICENSES.txt'];
+/** The Windows service's control thread, in the .msi only. */
+const WINDOWS_PROGRAM = ['control-worker.mjs', 'control-worker.mjs.map'];
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-packages-'));
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -134,7 +136,7 @@ for (const pkg of PACKAGES) {
     const versionFile = path.join(path.dirname(node), 'NODE-VERSION');
     if (fs.existsSync(versionFile)) t.equal(fs.readFileSync(versionFile, 'utf8').trim(), `v${pin.version}`);
 
-    t.same(filesUnder(app).sort(), [...PROGRAM].sort(), 'the bundled program: its parts, source maps, koffi.node, the check page');
+    t.same(filesUnder(app).sort(), [...PROGRAM, ...(pkg.target.startsWith('win-') ? WINDOWS_PROGRAM : [])].sort(), 'the bundled program: its parts, source maps, koffi.node, the check page, the licences');
     t.notOk(files.some((f) => f.split(path.sep).includes('node_modules')), 'no node_modules tree');
     if (pkg.target.startsWith('linux-')) t.same(files.filter((f) => /^(usr\/local|opt)\//.test(f)), [], 'nothing under /usr/local or /opt');
     const runtime = files.filter((f) => path.dirname(path.join(root, f)) === path.dirname(node) && /^(node(\.exe)?|NODE-LICENSE|NODE-VERSION)$/.test(path.basename(f)));
