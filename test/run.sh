@@ -9,7 +9,8 @@ say() { echo "[test setup] $*"; }
 # System packages the real-stack tests use: PC/SC (pcscd + the vpcd virtual
 # reader; the card layer loads libpcsclite1 through koffi, nothing is
 # compiled), NSS and browser for trust and page tests, packaging tools for the
-# installer tests.
+# installer tests, mmdebstrap for the root filesystems of whole-system tests
+# (the Windows test's Debian 13 with Wine; made once, reused).
 declare -A NEED=(
   [pcscd]=pcscd
   [vsmartcard-vpcd]=vsmartcard-vpcd
@@ -29,6 +30,7 @@ declare -A NEED=(
   [mono-mcs]=mono-mcs
   [libmono-system-serviceprocess4.0-cil]=libmono-system-serviceprocess4.0-cil
   [python3]=python3
+  [mmdebstrap]=mmdebstrap
 )
 missing=()
 for pkg in "${!NEED[@]}"; do

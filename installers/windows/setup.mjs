@@ -6,7 +6,7 @@
 // The service itself is installed, started, stopped and removed by the MSI;
 // under Wine (--wine, set by the MSI) it leaves the service out.
 // Windows Installer keeps no output of these steps: they also go to
-// %ProgramData%\nhiicc\logs\setup.log.
+// %ProgramData%\nhiicc\setup.log.
 import { spawnSync } from 'node:child_process';
 import dns from 'node:dns/promises';
 import fs from 'node:fs';
@@ -20,7 +20,7 @@ const cli = path.join(install, 'app', 'dist', 'cli.js');
 const configDir = path.join(process.env.ProgramData ?? 'C:\\ProgramData', 'nhiicc');
 const NAME = 'iccert.nhi.gov.tw';
 
-const setupLog = path.join(configDir, 'logs', 'setup.log');
+const setupLog = path.join(configDir, 'setup.log');
 // A custom action's stdout leads nowhere; under Wine writing to it fails
 // later, asynchronously, which would end the steps half-way.
 process.stdout.on('error', () => {});
@@ -91,8 +91,9 @@ function doUninstall(purge, wine) {
   else warn('3/4 hosts: `nhiicc hosts uninstall` failed');
   say('4/4 files: Windows Installer removes the program folder');
   if (purge) {
+    // Said first: the log goes with the folder.
+    say(`purge: removing ${configDir}`);
     fs.rmSync(configDir, { recursive: true, force: true });
-    say(`purge: removed ${configDir}`);
   }
 }
 

@@ -160,6 +160,21 @@ t.test('.msi: files, service and install steps', { skip: have('wixl') && have('m
   t.same(table('RegLocator')[0]?.slice(0, 4), ['WineHidBus', '2', 'System\\CurrentControlSet\\Services\\winebus', 'ImagePath'], 'Wine is found by its HID bus service');
   t.same(table('AppSearch')[0], ['WINE_DETECTED', 'WineHidBus']);
   t.equal(table('Component').find((r) => r[0] === 'ServiceComponent')?.[4], 'NOT WINE_DETECTED', 'the service wrapper is left out under Wine');
+  t.same(table('CreateFolder')[0], ['INSTALLDIR', 'InstallDirComponent'], 'the program folder has a component of its own, so uninstall removes it then too');
   t.same(actions.get('NhiiccWineFlag')?.slice(2, 4), ['NHIICC_WINE_FLAG', '--wine']);
   t.ok(seq.get('NhiiccWineFlag')! < seq.get('InstallInitialize')!, 'the flag is set before the deferred steps are scheduled');
+});
+
+t.test('setup.mjs (the MSI install steps) keeps a log; uninstall --purge leaves no config folder, that log included', async (t) => {
+  const programData = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-programdata-'));
+  t.teardown(() => fs.rmSync(programData, { recursive: true, force: true }));
+  const setup = path.join(REPO, 'installers', 'windows', 'setup.mjs');
+  // Off Windows its own node.exe and sc.exe are missing: each step warns, none stops the rest.
+  const env = { ...process.env, ProgramData: programData };
+  t.equal(run(process.execPath, [setup, 'uninstall', '--wine'], env).status, 0);
+  const log = fs.readFileSync(path.join(programData, 'nhiicc', 'setup.log'), 'utf8');
+  t.match(log, /^nhiicc: 1\/4 service: none, skipped under Wine/m);
+  t.match(log, /^nhiicc: 4\/4 files:/m, 'every step is logged');
+  t.equal(run(process.execPath, [setup, 'uninstall', '--purge'], env).status, 0);
+  t.notOk(fs.existsSync(path.join(programData, 'nhiicc')), 'purge removes the folder, and nothing writes it again');
 });
