@@ -10,6 +10,7 @@ import { VirtualCard, VPCD_PORTS } from '../bed/virtual-card.js';
 import { decryptEnCrypt } from '../helpers/legacy-decrypt.js';
 import { expectedBasic, loadProfile } from '../helpers/profiles.js';
 import { ask, openSocket } from '../helpers/served.js';
+import { SERVICE_NODE_OPTIONS } from '../../src/server/service-node-options.js';
 import { FakeSam } from '../sam/fake-sam.js';
 import { cpuTimeMs, pidsOf, QUICKACK_ADDR, startWineBed, type WineProcess } from './wine-bed.js';
 
@@ -19,8 +20,9 @@ if (!rootfs || !msi) throw new Error('run by windows-msi.test.ts, which sets NHI
 
 const INSTALL = 'C:\\Program Files\\nhiicc';
 const DATA = 'C:\\ProgramData\\nhiicc';
-const NODE = `${INSTALL}\\node\\node.exe`;
-const CLI = `${INSTALL}\\app\\dist\\cli.js`;
+/** node.exe and the program, as the install step names them for running the service by hand. */
+let NODE = '';
+let CLI = '';
 const HOSTS_LINE = /^127\.0\.0\.1 iccert\.nhi\.gov\.tw\b/m;
 /**
  * Idle CPU the service may use in IDLE_SECONDS. Measured here: 80-100 ms
@@ -74,11 +76,14 @@ const msiWindowsPath = `Z:\\tmp\\${path.basename(msi)}`;
 t.test('wine msiexec /i installs the .msi under Program Files; the service wrapper, which needs Windows, is skipped and the log says so', async (t) => {
   const r = await timed(t, 'msiexec /i', () => bed.run(['msiexec', '/i', msiWindowsPath, '/qn', '/l*v', 'C:\\msi-install.log'], 240_000));
   t.equal(r.code, 0, 'msiexec /i exits 0');
-  for (const file of [NODE, CLI, `${INSTALL}\\installer\\setup.mjs`]) t.ok(fs.existsSync(bed.hostPath(file)), `${file} is installed`);
-  t.notOk(fs.existsSync(bed.hostPath(`${INSTALL}\\nhiicc-service.exe`)), 'the .NET service wrapper is left out');
   const log = setupLog();
   for (const line of log.split('\n').filter((l) => l.startsWith('nhiicc:'))) t.comment(`setup.log: ${line}`);
-  t.match(log, /^nhiicc: 5\/6 service: skipped under Wine: .*\.NET/m, 'the log says the service was skipped under Wine, and why');
+  const skipped = /^nhiicc: 5\/6 service: skipped under Wine: .*\.NET.*; run "(.+?)" "(.+?)" serve yourself$/m.exec(log);
+  t.ok(skipped, 'the log says the service was skipped under Wine, why, and how to run it');
+  [NODE, CLI] = [skipped?.[1] ?? '', skipped?.[2] ?? ''];
+  t.match(NODE, /^C:\\Program Files\\nhiicc\\/, 'under Program Files');
+  for (const file of [NODE, CLI, `${INSTALL}\\installer\\setup.mjs`]) t.ok(fs.existsSync(bed.hostPath(file)), `${file} is installed`);
+  t.notOk(fs.existsSync(bed.hostPath(`${INSTALL}\\nhiicc-service.exe`)), 'the .NET service wrapper is left out');
   t.match(log, /^nhiicc: 2\/6 certificate: ready/m, 'the install steps ran');
   t.match(log, /^nhiicc: 6\/6 doctor:/m, 'all of them');
   t.ok(fs.existsSync(bed.hostPath(`${DATA}\\ca.crt`)), 'the certificate is made');
@@ -118,7 +123,7 @@ const cardStateLogged = (present: boolean, since: number) =>
 
 t.test('nhiicc serve answers over wss from the Linux side: GetVersion, GetBasic, EnCrypt, H_Sign through the fake SAM', async (t) => {
   // As the service wrapper starts it (installers/windows/service/NhiiccService.cs), with the fake SAM.
-  serve = bed.start([NODE, '--max-semi-space-size=1', CLI, 'serve', '--config-dir', DATA, '--sam', `127.0.0.1:${sam.port}`], {
+  serve = bed.start([NODE, ...SERVICE_NODE_OPTIONS, CLI, 'serve', '--config-dir', DATA, '--sam', `127.0.0.1:${sam.port}`], {
     NODE_ENV: 'production',
     NHIICC_CONFIG_DIR: DATA,
   });
