@@ -9,7 +9,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import tap, { type Test } from 'tap';
 import { have, REPO } from '../installers/helpers.js';
 import { ensureRootfs, TEST_CACHE } from '../rootfs/rootfs.js';
 import { WINE_ROOTFS } from './wine-bed.js';
@@ -49,11 +49,12 @@ function koffiWin32(): string {
   return dir;
 }
 
-t.test('the Windows .msi under Wine: install, read, serve over wss, idle CPU, card out and in, uninstall', { skip: missing }, async (t) => {
-  // Making the root filesystem (once) may take minutes; the budget starts after it.
-  t.setTimeout(BUDGET_MS + 900_000);
+tap.test('the Windows .msi under Wine: install, read, serve over wss, idle CPU, card out and in, uninstall', { skip: missing }, async (t) => {
+  // Making the root filesystem (once) may take minutes; the budget (this
+  // file's whole timeout, so the runner's too) starts after it.
+  tap.setTimeout(BUDGET_MS + 900_000);
   const rootfs = timed(t, `Debian 13 root filesystem with ${WINE_ROOTFS.include.join(', ')}`, () => ensureRootfs(WINE_ROOTFS));
-  t.setTimeout(BUDGET_MS);
+  tap.setTimeout(BUDGET_MS);
   const started = Date.now();
 
   const built = timed(t, 'npm run package -- msi', () =>
