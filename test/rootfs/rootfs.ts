@@ -124,8 +124,9 @@ export function overlay(base: string, name: string, layers: string[] = []): Over
 /**
  * A layer over base made once by `make` (which changes the tree it is given)
  * and reused by later runs as one of overlay()'s layers: what a slow setup
- * step inside the tree (a Wine prefix, say) leaves behind. Kept per base, so
- * a new base makes it anew. Mounts: call it in a private mount namespace.
+ * step inside the tree (a Wine prefix, say) leaves behind. Kept per base and
+ * name, so a new base makes it anew; give it a new name when `make` changes.
+ * Mounts: call it in a private mount namespace.
  */
 export function ensureLayer(base: string, name: string, make: (root: string) => void): string {
   const dir = path.join(TEST_CACHE, 'layers', `${path.basename(base)}+${name}`);
