@@ -19,7 +19,7 @@ answerRoundRequests(
   },
   async () => {
     await w.disconnect(handle);
-    w.releaseContext(ctx);
+    await w.releaseContext(ctx);
     process.exit(0);
   },
 );

@@ -13,7 +13,8 @@
   var RETRY_MS = 5000;
   var POLL_MS = 2000;
 
-  // PROTOCOL.md §2; anything else the official pages call A001.
+  // docs/protocol.md §4, the same codes as the server's table (a test checks);
+  // anything else the official pages call A001.
   var CODES = {
     '4061': ['無法連線到健保署 SAM 服務', 'cannot connect to the NHI SAM service'],
     '7001': ['PC/SC 環境錯誤（讀卡機服務未啟動或未安裝）', 'PC/SC environment error (smart-card service not running or not installed)'],

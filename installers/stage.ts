@@ -1,13 +1,18 @@
-// Puts the app as the packages install it into a staging folder:
-//   <root>/app/{dist,html,package.json,README.md,node_modules}
-//   <root>/bin/node[.exe]
-// shared by every format's builder.
-import { execFileSync, spawnSync } from 'node:child_process';
+// Puts the program as the packages install it into a staging folder, for one
+// target, shared by every format's builder:
+//   <root>/app/   the bundled program (bundle.ts) with the target's koffi.node, README.md
+//   <root>/bin/   node[.exe] for the target, NODE-LICENSE, NODE-VERSION
+// and checks that every binary in it is built for that target.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { INSTALLERS_DIR, NODE_VERSION, nodeRuntime, type Target } from './node-runtime.js';
+import { bundle, listFiles } from './bundle.js';
+import { koffiBinary } from './koffi-binary.js';
+import { assertMachine, machineType } from './machine-type.js';
+import { missingRuntime, nodeRuntime, type Target, TARGETS } from './node-runtime.js';
+import { INSTALLERS_DIR, REPO } from './npm-package.js';
 
-export const REPO = path.dirname(INSTALLERS_DIR);
+export { REPO };
 export const OUT_DIR = path.join(REPO, 'dist', 'installers');
 export const BUILD_DIR = path.join(INSTALLERS_DIR, 'build');
 
@@ -25,82 +30,83 @@ export function appInfo(): AppInfo {
   return { name: pkg.name, version: pkg.version, description: pkg.description, license: pkg.license };
 }
 
-/** `npm run build`, unless NHIICC_SKIP_BUILD=1 (CI builds once for all formats). */
-export function buildApp(): void {
-  if (process.env.NHIICC_SKIP_BUILD !== '1') {
-    log('npm run build');
-    const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], shell: process.platform === 'win32' });
-    // tsc still emits on type errors; a half-typed tree elsewhere must not stop packaging what compiled.
-    if (r.status !== 0) log(`npm run build exited ${r.status}; packaging what it emitted`);
+const typeChecked = new Set<string>();
+
+/** The type check gates every package: esbuild bundles without checking types. */
+export function typeCheck(project = path.join(REPO, 'tsconfig.json')): void {
+  if (typeChecked.has(project)) return;
+  log(`tsc -p ${path.relative(REPO, project)} --noEmit (a package is built only from code that type-checks)`);
+  const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
+  const r = spawnSync(process.execPath, [tsc, '-p', project, '--noEmit'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`tsc failed (exit ${r.status ?? r.signal}): fix the type errors above; no package was built`);
+  typeChecked.add(project);
+}
+
+/** Says which targets have no Node runtime on npm (build output and README say the same). */
+export function reportMissingRuntimes(): void {
+  for (const target of TARGETS) {
+    const why = missingRuntime(target);
+    if (why) log(`note: ${why}`);
   }
-  if (!fs.existsSync(path.join(REPO, 'dist', 'cli.js'))) throw new Error('dist/cli.js missing: the build failed');
-}
-
-/** Production dependencies as npm resolved them (no dev tools, no test deps). */
-function productionPackages(): string[] {
-  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
-    cwd: REPO,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    shell: process.platform === 'win32',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return out
-    .split(/\r?\n/)
-    .filter(Boolean)
-    .map((p) => path.relative(REPO, p))
-    .filter((rel) => rel.startsWith('node_modules'));
-}
-
-export interface StageOptions {
-  target: Target;
 }
 
 export interface Staged {
+  target: Target;
   root: string;
   app: string;
   node: string;
+  nodeVersion: string;
   html: string[];
 }
 
-export function stage(format: string, opts: StageOptions): Staged {
-  const root = path.join(BUILD_DIR, format, 'stage');
+/** Every file under dir that is an executable or library, with what it is built for. */
+function binaries(dir: string): Array<{ file: string; cpus: string[] }> {
+  return listFiles(dir).flatMap((rel) => {
+    const file = path.join(dir, rel);
+    try {
+      return [{ file, cpus: machineType(file).cpus }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export async function stage(format: string, target: Target): Promise<Staged> {
+  typeCheck();
+  const root = path.join(BUILD_DIR, `${format}-${target}`, 'stage');
   fs.rmSync(root, { recursive: true, force: true });
   const app = path.join(root, 'app');
-  fs.mkdirSync(app, { recursive: true });
+  log(`staging the program for ${target} in ${path.relative(REPO, root)}`);
 
-  log(`staging the app for ${opts.target} in ${path.relative(REPO, root)}`);
-  fs.cpSync(path.join(REPO, 'dist'), path.join(app, 'dist'), {
-    recursive: true,
-    // dist/installers holds the packages themselves.
-    filter: (src) => path.relative(path.join(REPO, 'dist'), src).split(path.sep)[0] !== 'installers',
-  });
-  for (const f of ['package.json', 'README.md', 'LICENSE']) {
-    if (fs.existsSync(path.join(REPO, f))) fs.copyFileSync(path.join(REPO, f), path.join(app, f));
-  }
-  const html: string[] = [];
-  if (fs.existsSync(path.join(REPO, 'html'))) {
-    fs.cpSync(path.join(REPO, 'html'), path.join(app, 'html'), { recursive: true });
-    html.push(...fs.readdirSync(path.join(REPO, 'html')));
-  }
-  if (!html.includes('ESample.html')) log('warning: html/ESample.html is not in the tree yet; the package has no check page');
+  const koffi = koffiBinary(target, log);
+  // Stack traces then name <app>/src/…, the files the program was built from.
+  const { files } = await bundle(app, koffi.file, '');
+  fs.copyFileSync(path.join(REPO, 'README.md'), path.join(app, 'README.md'));
+  log(`program: ${files.length + 1} files, koffi ${koffi.version} for ${target}`);
 
-  for (const rel of productionPackages()) {
-    // Nested node_modules are listed on their own.
-    fs.cpSync(path.join(REPO, rel), path.join(app, rel), {
-      recursive: true,
-      filter: (src) => path.relative(path.join(REPO, rel), src).split(path.sep)[0] !== 'node_modules',
-    });
-  }
+  const runtime = nodeRuntime(target, log);
+  const bin = path.join(root, 'bin');
+  const node = path.join(bin, path.basename(runtime.binary));
+  fs.mkdirSync(bin, { recursive: true });
+  fs.copyFileSync(runtime.binary, node);
+  fs.chmodSync(node, 0o755);
+  if (runtime.license && fs.existsSync(runtime.license)) fs.copyFileSync(runtime.license, path.join(bin, 'NODE-LICENSE'));
+  fs.writeFileSync(path.join(bin, 'NODE-VERSION'), `v${runtime.version}\n`);
+  log(`runtime: Node ${runtime.version} for ${target}`);
 
-  const node = nodeRuntime(opts.target, log);
-  const nodeDest = path.join(root, 'bin', path.basename(node));
-  fs.mkdirSync(path.dirname(nodeDest), { recursive: true });
-  fs.copyFileSync(node, nodeDest);
-  fs.chmodSync(nodeDest, 0o755);
-  const license = path.join(path.dirname(path.dirname(node)), 'LICENSE');
-  if (fs.existsSync(license)) fs.copyFileSync(license, path.join(root, 'bin', 'NODE-LICENSE'));
-  fs.writeFileSync(path.join(root, 'bin', 'NODE-VERSION'), `v${NODE_VERSION}\n`);
+  // Nothing built for another OS or CPU may ride along.
+  assertMachine(node, target);
+  assertMachine(path.join(app, 'koffi.node'), target);
+  for (const { file } of binaries(root)) assertMachine(file, target);
 
-  return { root, app, node: nodeDest, html };
+  const html = fs.readdirSync(path.join(app, 'html'));
+  if (!html.includes('ESample.html')) throw new Error('html/ESample.html is missing: the package would have no check page');
+  return { target, root, app, node, nodeVersion: runtime.version, html };
+}
+
+/** The target a format builds when none is named: this machine's CPU for Linux, win-x64, darwin-x64. */
+export function defaultTarget(os: 'linux' | 'win' | 'darwin'): Target {
+  if (os === 'linux') return process.arch === 'arm64' ? 'linux-arm64' : 'linux-x64';
+  if (os === 'darwin' && process.platform === 'darwin' && process.arch === 'arm64' && process.env.NHIICC_NODE_BINARY) return 'darwin-arm64';
+  return `${os}-x64`;
 }

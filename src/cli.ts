@@ -26,6 +26,9 @@ const program = new Command('nhiicc')
 
 try {
   const wanted = process.argv[2];
+  // The Windows service control manager waits a limited time for the
+  // service to connect: its control thread starts before the app loads.
+  if (wanted === 'serve' && process.argv.includes('--windows-service')) (await import('./windows-service/control-thread.js')).startControlThread();
   const names = wanted !== undefined && Object.hasOwn(COMMANDS, wanted) ? [wanted] : Object.keys(COMMANDS);
   for (const name of names) (await COMMANDS[name]!())(program);
   await program.parseAsync(process.argv);

@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
+import { BUNDLE } from './bundle.js';
 
-const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
-
-export const APP_VERSION: string = pkg.version;
+export const APP_VERSION: string = BUNDLE?.version ?? (createRequire(import.meta.url)('../package.json') as { version: string }).version;

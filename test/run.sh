@@ -9,8 +9,10 @@ say() { echo "[test setup] $*"; }
 # System packages the real-stack tests use: PC/SC (pcscd + the vpcd virtual
 # reader; the card layer loads libpcsclite1 through koffi, nothing is
 # compiled), NSS and browser for trust and page tests, packaging tools for the
-# installer tests, mmdebstrap for the root filesystems of whole-system tests
-# (the Windows test's Debian 13 with Wine; made once, reused).
+# installer tests (dpkg-dev and binutils for the .deb's library dependencies
+# and stripping, lintian to check it), and mmdebstrap + systemd-container to
+# boot Debian 12 and 13 for the .deb test; mmdebstrap also makes the Windows
+# test's Debian 13 with Wine.
 declare -A NEED=(
   [pcscd]=pcscd
   [vsmartcard-vpcd]=vsmartcard-vpcd
@@ -30,7 +32,11 @@ declare -A NEED=(
   [mono-mcs]=mono-mcs
   [libmono-system-serviceprocess4.0-cil]=libmono-system-serviceprocess4.0-cil
   [python3]=python3
+  [dpkg-dev]=dpkg-dev
+  [binutils]=binutils
+  [lintian]=lintian
   [mmdebstrap]=mmdebstrap
+  [systemd-container]=systemd-container
 )
 missing=()
 for pkg in "${!NEED[@]}"; do
@@ -55,21 +61,47 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
-say "building (tsc)"
+say "building (tsc) and bundling (esbuild: npm run bundle)"
 npm run --silent build
+npm run --silent bundle >/dev/null
+
+# The Node the packages carry for this machine, pinned in installers/node-runtime.ts:
+# the bundled program is tested on it as well. Fetched from the npm registry once.
+say "the packages' Node runtime for this machine (installers/node-runtime.ts)"
+packaged_node=$(npx tsx installers/node-runtime.ts)
+say "  $packaged_node ($("$packaged_node" --version))"
+
+passed=0 failed=0 skipped=0 status=0
+# Runs tap with the given environment and arguments; adds its summary to the totals.
+run_tap() {
+  local log
+  log=$(mktemp)
+  set +e
+  env "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  ((rc == 0)) || status=$rc
+  # One plain closing line, from tap's own summary.
+  local summary
+  summary=$(grep -E '^# \{ total' "$log" | tail -1)
+  passed=$((passed + $(grep -oE 'pass: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
+  failed=$((failed + $(grep -oE 'fail: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
+  skipped=$((skipped + $(grep -oE 'skip: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
+  rm -f "$log"
+}
 
 say "running tests (pcscd, vpcd cards, fake SAM and browsers are started by the tests and stopped after)"
-log=$(mktemp)
-set +e
-npx tap "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-# One plain closing line, from tap's own summary.
-summary=$(grep -E '^# \{ total' "$log" | tail -1)
-passed=$(grep -oE 'pass: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
-failed=$(grep -oE 'fail: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
-skipped=$(grep -oE 'skip: [0-9]+' <<<"$summary" | grep -oE '[0-9]+' || echo 0)
-rm -f "$log"
+run_tap npx tap "$@"
+
+# The service and CLI tests once more against the bundle, as the packages run it.
+BUNDLE_TESTS=(test/server/protocol.test.ts test/server/h-sign-wss.test.ts test/pcsc/read-cli.test.ts test/doctor/bed.test.ts)
+if (($# == 0)); then
+  say "running the service and CLI tests against the bundled program (dist/bundle) on the packages' Node $("$packaged_node" --version)"
+  run_tap NHIICC_TEST_BUNDLE=dist/bundle NHIICC_TEST_NODE="$packaged_node" npx tap "${BUNDLE_TESTS[@]}"
+else
+  say "tests named on the command line: the second run against the bundle is left out (run it with NHIICC_TEST_BUNDLE=dist/bundle NHIICC_TEST_NODE=$packaged_node npx tap <files>)"
+fi
+
 echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
 # This script installed every prerequisite, so in CI a skipped test is a failure.
 if [ "${CI:-}" = true ] && [ "$skipped" != 0 ] && [ "$status" = 0 ]; then

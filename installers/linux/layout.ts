@@ -1,21 +1,28 @@
 // The Linux file layout shared by the .deb and .rpm builders.
 import fs from 'node:fs';
 import path from 'node:path';
+import { POLKIT_RULE } from '../../src/config/paths.js';
 import { INSTALLERS_DIR } from '../node-runtime.js';
 import { REPO, type Staged } from '../stage.js';
 
-export const PREFIX = '/opt/nhiicc';
-/** Where the official component's manual tells users to open the check page. */
-export const ESAMPLE_DIR = '/usr/local/share/NHIICC/html';
+/** The app and its Node runtime: a program's private files (not /opt, which is the administrator's). */
+export const PREFIX = '/usr/lib/nhiicc';
+/**
+ * The check page. The official manual names /usr/local/share/NHIICC/html, but
+ * /usr/local is the administrator's: nhiicc-setup links that path here.
+ */
+export const ESAMPLE_DIR = '/usr/share/nhiicc/html';
 export const ESAMPLE_FILES = ['ESample.html', 'esample.js'];
-export const POLKIT_RULE = '/etc/polkit-1/rules.d/60-nhiicc-pcscd.rules';
 
 /**
- * Lays out the installed tree under root (a package's data root), with
- * systemd units in unitDir ("/lib/systemd/system" on Debian 12,
- * "/usr/lib/systemd/system" on Fedora).
+ * Where systemd units go: Fedora's %{_unitdir}, and on Debian the place that
+ * works on both 12 and 13 (on 13's merged /usr, dpkg cannot remove a /lib
+ * folder it knows by that name: "/lib/systemd/system not empty").
  */
-export function linuxTree(staged: Staged, root: string, unitDir: string): void {
+export const UNIT_DIR = '/usr/lib/systemd/system';
+
+/** Lays out the installed tree under root (a package's data root). */
+export function linuxTree(staged: Staged, root: string): void {
   const at = (p: string) => path.join(root, p);
   fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(at(PREFIX), { recursive: true });
@@ -30,8 +37,8 @@ export function linuxTree(staged: Staged, root: string, unitDir: string): void {
   fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', 'nhiicc'), at('/usr/bin/nhiicc'));
   fs.chmodSync(at('/usr/bin/nhiicc'), 0o755);
 
-  fs.mkdirSync(at(unitDir), { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'systemd', 'nhiicc.service'), at(`${unitDir}/nhiicc.service`));
+  fs.mkdirSync(at(UNIT_DIR), { recursive: true });
+  fs.copyFileSync(path.join(REPO, 'systemd', 'nhiicc.service'), at(`${UNIT_DIR}/nhiicc.service`));
 
   fs.mkdirSync(at(path.dirname(POLKIT_RULE)), { recursive: true });
   fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', '60-nhiicc-pcscd.rules'), at(POLKIT_RULE));
@@ -53,7 +60,8 @@ function normalizeModes(dir: string): void {
       fs.chmodSync(p, 0o755);
       normalizeModes(p);
     } else {
-      const exec = (fs.statSync(p).mode & 0o111) !== 0;
+      // Shared objects are loaded, not run.
+      const exec = (fs.statSync(p).mode & 0o111) !== 0 && !/\.(node|so)(\.\d+)*$/.test(e.name);
       fs.chmodSync(p, exec ? 0o755 : 0o644);
     }
   }

@@ -2,24 +2,21 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { INSTALLERS_DIR, hostTarget } from '../node-runtime.js';
-import { linuxTree } from '../linux/layout.js';
-import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
+import { INSTALLERS_DIR, type Target } from '../node-runtime.js';
+import { linuxTree, UNIT_DIR } from '../linux/layout.js';
+import { appInfo, BUILD_DIR, defaultTarget, log, OUT_DIR, stage } from '../stage.js';
 
-const RPM_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
-/** Fedora/RHEL's %{_unitdir}; rpm on Debian does not define it. */
-const UNIT_DIR = '/usr/lib/systemd/system';
+const RPM_ARCH: Partial<Record<Target, string>> = { 'linux-x64': 'x86_64', 'linux-arm64': 'aarch64' };
 
-export function buildRpm(): string {
-  const target = hostTarget();
-  if (!target.startsWith('linux-')) throw new Error('the .rpm is built on Linux: its pcsclite addon is this machine’s build');
-  const arch = RPM_ARCH[process.arch];
-  if (!arch) throw new Error(`no RPM architecture for ${process.arch}`);
+/** The .rpm for target (linux-x64 or linux-arm64), built on any Linux machine: nothing in it is compiled here. */
+export async function buildRpm(target: Target = defaultTarget('linux')): Promise<string> {
+  const arch = RPM_ARCH[target];
+  if (!arch) throw new Error(`no .rpm for ${target}: linux-x64 or linux-arm64`);
   const info = appInfo();
-  const staged = stage('rpm', { target });
-  const work = path.join(BUILD_DIR, 'rpm');
+  const staged = await stage('rpm', target);
+  const work = path.join(BUILD_DIR, `rpm-${target}`);
   const root = path.join(work, 'root');
-  linuxTree(staged, root, UNIT_DIR);
+  linuxTree(staged, root);
 
   const top = path.join(work, 'rpmbuild');
   fs.rmSync(top, { recursive: true, force: true });
@@ -31,6 +28,7 @@ export function buildRpm(): string {
       '--quiet',
       '--target', arch,
       '--define', `_topdir ${top}`,
+      // Fedora/RHEL's %{_unitdir}; rpm on Debian does not define it.
       '--define', `_unitdir ${UNIT_DIR}`,
       '--define', `nhiicc_version ${info.version}`,
       '--define', `nhiicc_root ${root}`,

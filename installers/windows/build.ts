@@ -74,10 +74,11 @@ ${components.map((id) => `      <ComponentRef Id="c${id}" />`).join('\n')}
   return components.length;
 }
 
-export function buildMsi(): string {
+/** The .msi for win-x64 (npm has no Node 24 for win-arm64). */
+export async function buildMsi(): Promise<string> {
   const info = appInfo();
-  const staged = stage('msi', { target: 'win-x64' });
-  const work = path.join(BUILD_DIR, 'msi');
+  const staged = await stage('msi', 'win-x64');
+  const work = path.join(BUILD_DIR, 'msi-win-x64');
   fs.mkdirSync(work, { recursive: true });
   const files = path.join(work, 'files.wxs');
   const count = filesFragment(staged.app, files);

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const install = path.resolve(dir, '..');
 const node = path.join(install, 'node', 'node.exe');
-const cli = path.join(install, 'app', 'dist', 'cli.js');
+const cli = path.join(install, 'app', 'nhiicc.mjs');
 const configDir = path.join(process.env.ProgramData ?? 'C:\\ProgramData', 'nhiicc');
 const NAME = 'iccert.nhi.gov.tw';
 

@@ -1,4 +1,4 @@
-/** Command APDUs of the NHI card (PROTOCOL.md §3). Pure data, no I/O. */
+/** Command APDUs of the NHI card (docs/protocol.md §3.1). Pure data, no I/O. */
 
 const APPLET_AID = (last: number) =>
   Buffer.from([0xd1, 0x58, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, last, 0x00]);

@@ -1,7 +1,9 @@
 /**
- * The NHIICC error codes that official pages understand (PROTOCOL.md §2).
+ * The NHIICC error codes that official pages understand (docs/protocol.md §4).
  * Pages show anything else as "A001 component installation problem", so this
  * list is closed: never add a code that is not in the official table.
+ * test/docs/error-code-tables.test.ts keeps it, the spec's table and the
+ * ESample page's copy equal.
  */
 export const NHI_CODES = {
   '4061': 'cannot connect to the NHI SAM service',

@@ -37,13 +37,13 @@ export async function readProfile(transmit: Transmit): Promise<CardProfile> {
   return { ...basic, mark };
 }
 
-/** The card id (its card number), which EnCrypt's key is made from (PROTOCOL.md §5). */
+/** The card id (its card number), which EnCrypt's key is made from (docs/protocol.md §5.1). */
 export async function readCardId(transmit: Transmit): Promise<Buffer> {
   await selectNhi(transmit);
   return parseCardId(await step(transmit, READ_CARD_ID, '8001', 'reading the card id'));
 }
 
-/** Card id and card random, the card's half of the SAM exchange (PROTOCOL.md §6). */
+/** Card id and card random, the card's half of the SAM exchange (docs/protocol.md §6.3). */
 export async function readIdAndRandom(transmit: Transmit): Promise<{ cardId: Buffer; random: Buffer }> {
   const cardId = await readCardId(transmit);
   const random = parseCardRandom(await step(transmit, GET_CARD_RANDOM, '8002', 'reading the card random'));

@@ -2,7 +2,7 @@ import { decodeBig5, hasUndecodable } from './big5.js';
 import { NhiError } from './errors.js';
 import { rocToIso } from './roc-date.js';
 
-/** The basic profile file of the card (PROTOCOL.md §3), decoded and checked. */
+/** The basic profile file of the card (docs/protocol.md §3.2), decoded and checked. */
 export interface BasicProfile {
   cardNo: string;
   name: string;

@@ -1,6 +1,7 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { defaultConfigDir } from '../config/paths.js';
-import { defaultDoctorDeps, type DoctorDeps, formatReport, runDoctor } from '../doctor/report.js';
+import { defaultDoctorDeps, type DoctorDeps, formatReport, pcscOnly, runDoctor } from '../doctor/report.js';
+import { PCSC_ONLY_OPTION } from '../doctor/service-user.js';
 import { DEFAULT_PORT } from '../server/service.js';
 import { failOnError } from './cert-command.js';
 import { fail } from './fail.js';
@@ -16,6 +17,7 @@ interface DoctorOpts {
   configDir?: string;
   port: string;
   hostsFile?: string;
+  pcscOnly?: boolean;
 }
 
 export function registerDoctorCommand(program: Command, deps: DoctorCommandDeps = {}): void {
@@ -27,7 +29,10 @@ export function registerDoctorCommand(program: Command, deps: DoctorCommandDeps 
     .option('--config-dir <dir>', 'certificate folder (env NHIICC_CONFIG_DIR)')
     .option('--port <n>', 'port the service should answer on', String(DEFAULT_PORT))
     .option('--hosts-file <path>', 'judge iccert.nhi.gov.tw by this hosts file instead of the system resolver')
+    // Root's doctor runs this as the service's user: its PC/SC checks as JSON.
+    .addOption(new Option(PCSC_ONLY_OPTION).hideHelp())
     .action(failOnError(async (opts: DoctorOpts) => {
+      if (opts.pcscOnly) return out(JSON.stringify(await pcscOnly(defaultDoctorDeps(doctorDeps))));
       const port = Number(opts.port);
       if (!/^\d+$/.test(opts.port) || port < 1 || port > 65535) fail(`--port must be a number from 1 to 65535, not "${opts.port}"`);
       const report = await runDoctor(

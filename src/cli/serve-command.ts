@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { defaultConfigDir } from '../config/paths.js';
-import { DEFAULT_HOST, DEFAULT_PORT, startService, UsageError } from '../server/service.js';
+import { DEFAULT_HOST, DEFAULT_PORT, IDLE_EXIT_SECONDS, type ServeOptions, startService, UsageError } from '../server/service.js';
 import { fail } from './fail.js';
 
 function port(value: string): number {
@@ -10,6 +10,21 @@ function port(value: string): number {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`not a number of seconds: ${value}`);
+  return n;
+}
+
+/** What a person is told when serving cannot start; undefined for errors nobody foresaw. */
+function startFailure(err: unknown, port: number): string | undefined {
+  if (err instanceof UsageError) return err.message;
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    return `port ${port} is already in use: another nhiicc, or the official NHI card component (mLNHIICC/mNHIICC), is running; \`nhiicc doctor\` names it`;
+  }
+  return undefined;
+}
 
 export function registerServeCommand(program: Command): void {
   program
@@ -21,29 +36,48 @@ export function registerServeCommand(program: Command): void {
     .option('--sam <host:port>', 'NHI SAM service for H_Sign (default cloudicap.nhi.gov.tw:443)')
     .option('--allow-origin <origin>', 'also allow this web origin (repeatable)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
-    .action(async (opts: { host: string; port: number; configDir?: string; sam?: string; allowOrigin: string[]; logLevel: string }) => {
-      let service;
+    .option(
+      '--idle-exit <seconds>',
+      `exit after this long without a connection, 0 never (env NHIICC_IDLE_EXIT; default ${IDLE_EXIT_SECONDS} when systemd passed the sockets, else never)`,
+    )
+    .option('--windows-service', 'run as the Windows service "nhiicc" (its definition passes this; by hand it only says so); logs to %ProgramData%\\nhiicc\\logs\\nhiicc.log')
+    .action(async (opts: { host: string; port: number; configDir?: string; sam?: string; allowOrigin: string[]; logLevel: string; idleExit?: string; windowsService?: boolean }) => {
+      const idleExit = opts.idleExit ?? process.env.NHIICC_IDLE_EXIT;
+      let idleExitSeconds: number | undefined;
       try {
-        service = await startService({
-          host: opts.host,
-          port: opts.port,
-          configDir: opts.configDir ?? defaultConfigDir(),
-          allowOrigins: opts.allowOrigin,
-          logLevel: opts.logLevel,
-          ...(opts.sam !== undefined ? { sam: opts.sam } : {}),
-        });
+        idleExitSeconds = idleExit === undefined ? undefined : seconds(idleExit);
       } catch (err) {
-        if (err instanceof UsageError) fail(err.message);
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-          fail(`port ${opts.port} is already in use: another nhiicc, or the official NHI card component (mLNHIICC/mNHIICC), is running; \`nhiicc doctor\` names it`);
-        }
-        throw err;
+        fail((err as Error).message);
       }
-      const stop = async (signal: string) => {
-        service.app.log.info({ signal }, 'stopping');
-        await service.close();
+      const options: ServeOptions = {
+        host: opts.host,
+        port: opts.port,
+        configDir: opts.configDir ?? defaultConfigDir(),
+        allowOrigins: opts.allowOrigin,
+        logLevel: opts.logLevel,
+        ...(opts.sam !== undefined ? { sam: opts.sam } : {}),
+        ...(idleExitSeconds !== undefined ? { idleExitSeconds } : {}),
+      };
+      if (opts.windowsService) {
+        const { serveAsWindowsService } = await import('../windows-service/serve.js');
+        return serveAsWindowsService(options, (err) => startFailure(err, opts.port) ?? `serving could not start: ${(err as Error)?.message ?? String(err)}`);
+      }
+      let service: Awaited<ReturnType<typeof startService>> | undefined;
+      const stop = async (why: string) => {
+        if (!service) return;
+        const running = service;
+        service = undefined;
+        running.app.log.info({ why }, why === 'idle' ? 'no connection for a while: stopping (socket activation starts nhiicc again on the next one)' : 'stopping');
+        await running.close();
         process.exit(0);
       };
+      try {
+        service = await startService({ ...options, onIdle: () => void stop('idle') });
+      } catch (err) {
+        const message = startFailure(err, opts.port);
+        if (message) fail(message);
+        throw err;
+      }
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
     });

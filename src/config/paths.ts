@@ -21,3 +21,20 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env, platform 
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
+
+/**
+ * The Windows service's log: under ProgramData, where the installer gives
+ * the service's account write access, whatever --config-dir says.
+ */
+export function windowsServiceLogFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.win32.join(env.ProgramData ?? 'C:\\ProgramData', 'nhiicc', 'logs', 'nhiicc.log');
+}
+
+/** The system user the Linux packages create and run the service as (systemd/nhiicc.service). */
+export const SERVICE_USER = 'nhiicc';
+
+/**
+ * The polkit rule the Linux packages ship so that SERVICE_USER may use pcscd:
+ * pcsc-lite built with polkit allows only users with an active local session.
+ */
+export const POLKIT_RULE = '/etc/polkit-1/rules.d/60-nhiicc-pcscd.rules';

@@ -8,6 +8,7 @@ import { COMMAND_NOT_FOUND, type Runner } from '../trust/runner.js';
 import { caInfo, type CaInfo, type TrustContext } from '../trust/trust-store.js';
 import { storesFor } from '../trust/trust.js';
 import { asAdmin, type Check, failed, passed, skipped, withConfigDir } from './check.js';
+import { darwinTrustChecks } from './darwin-trust-checks.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const RENEW_WITHIN_DAYS = 30;
@@ -93,6 +94,7 @@ export async function trustChecks(dir: string, files: CertificateFiles, ctx: Tru
   } catch {
     return [skipped('trust-system', `${CA_FILE} in ${dir} is not a certificate`)];
   }
+  if (ctx.platform === 'darwin') return darwinTrustChecks(ca, ctx, userDir);
   const install = `run ${asAdmin(withConfigDir('nhiicc cert install', userDir), ctx.platform)}`;
   return [await systemTrustCheck(ca, ctx, install), ...(await nssTrustChecks(ca, ctx, install))];
 }

@@ -1,24 +1,43 @@
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NhiError } from '../card/errors.js';
 import { readProfile } from '../card/operations.js';
+import { POLKIT_RULE, SERVICE_USER } from '../config/paths.js';
 import { abiFor } from '../pcsc/abi/index.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
+import { hex, SCARD_E_NO_SERVICE, SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
 import { type Check, failed, passed, skipped } from './check.js';
 
 export type ReaderLayer = Pick<CardAccess, 'status' | 'withCard' | 'close'> & { settled(timeoutMs?: number): Promise<void> };
 
-/** `pcsc-service`, `readers` and `card`, from one reader layer that is closed afterwards. */
-export async function pcscChecks(open: () => ReaderLayer, platform: NodeJS.Platform): Promise<Check[]> {
-  const readers = open();
+const NO_SERVICE_LOOKS = 4;
+
+/**
+ * `pcsc-service`, `readers` and `card`, from one reader layer that is closed
+ * afterwards, as `user` (this process's) meets pcscd.
+ */
+export async function pcscChecks(open: () => ReaderLayer, platform: NodeJS.Platform, user: string = currentUser()): Promise<Check[]> {
+  let readers = open();
   try {
     await readers.settled();
-    const status = readers.status();
+    let status = readers.status();
+    // pcscd refuses a user by closing the connection: libpcsclite reports
+    // 0x8010006A, or 0x8010001D (no service) when the close beats its first
+    // write. A few more looks tell a refusal from a stopped service.
+    for (let look = 1; look < NO_SERVICE_LOOKS && status.code === SCARD_E_NO_SERVICE; look++) {
+      await readers.close().catch(() => undefined);
+      await sleep(100);
+      readers = open();
+      await readers.settled();
+      status = readers.status();
+    }
     if (!status.available) {
       const why = 'the PC/SC service is not reachable';
-      return [
-        failed('pcsc-service', `PC/SC service not reachable${status.reason ? `: ${status.reason}` : ''}`, pcscFix(platform)),
-        skipped('readers', why),
-        skipped('card', why),
-      ];
+      const service =
+        status.code === SCARD_W_SECURITY_VIOLATION
+          ? permissionProblem(user)
+          : failed('pcsc-service', `PC/SC service not reachable${status.reason ? `: ${status.reason}` : ''}`, pcscFix(platform), status.code !== undefined ? { code: hex(status.code) } : undefined);
+      return [service, skipped('readers', why), skipped('card', why)];
     }
     const service = passed('pcsc-service', 'PC/SC service reachable');
     if (status.readers.length === 0) {
@@ -65,6 +84,28 @@ async function cardCheck(readers: ReaderLayer): Promise<Check> {
     }
     return failed('card', `the NHI card could not be read (${err.code}: ${err.message})`, 'take the card out, insert it again, or try another reader', details);
   }
+}
+
+function currentUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
+/**
+ * pcscd is running but refuses this user (polkit, on pcsc-lite 2 and
+ * Fedora): allowed only with an active local session, which a system service
+ * never has, hence the packages' rule for the service's user.
+ */
+function permissionProblem(user: string): Check {
+  const summary = `pcscd refuses user ${user} (${hex(SCARD_W_SECURITY_VIOLATION)}, SCARD_W_SECURITY_VIOLATION): polkit does not allow it to use PC/SC`;
+  const fix =
+    user === SERVICE_USER
+      ? `put back the polkit rule ${POLKIT_RULE} that lets the service's user use pcscd: \`sudo apt install --reinstall -o Dpkg::Options::=--force-confmiss nhiicc\` (Fedora: \`sudo dnf reinstall nhiicc\`); polkit reads it at once and the service retries by itself`
+      : `polkit lets only users of an active local session use PC/SC: run this in the computer's own desktop session, or add a polkit rule for ${user} like nhiicc's ${POLKIT_RULE}`;
+  return failed('pcsc-service', summary, fix, { code: hex(SCARD_W_SECURITY_VIOLATION), user });
 }
 
 function pcscFix(platform: NodeJS.Platform): string {

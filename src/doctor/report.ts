@@ -12,6 +12,7 @@ import { findOfficialComponent, officialComponentCheck, realFiles, type FileSyst
 import { pcscChecks, type ReaderLayer } from './pcsc-checks.js';
 import { browserPolicyCheck } from './policy-check.js';
 import { serviceCheck } from './service-checks.js';
+import { pcscChecksAsServiceUser, type ServiceUserChecks } from './service-user.js';
 
 export interface DoctorOptions {
   configDir: string;
@@ -27,6 +28,8 @@ export interface DoctorDeps {
   runner: Runner;
   files: FileSystemView;
   openReaders: () => ReaderLayer;
+  /** PC/SC as the service's user sees it, when that is not this process's view. */
+  pcscAsServiceUser: () => Promise<ServiceUserChecks>;
   resolves?: (name: string) => Promise<boolean>;
   probe: Prober;
   findListeners?: (port: number) => Promise<Listener[]>;
@@ -39,11 +42,15 @@ export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDe
   const platform = overrides.platform ?? process.platform;
   const base = overrides.runner ? { runner: overrides.runner } : {};
   const trust = defaultTrustContext({ platform, ...base, ...overrides.trust });
+  const runner = trust.runner;
+  const files = overrides.files ?? realFiles;
   return {
     platform,
-    runner: trust.runner,
-    files: realFiles,
+    runner,
+    files,
     openReaders: () => openCardReaders({ settleMs: 3000 }),
+    pcscAsServiceUser: () =>
+      pcscChecksAsServiceUser({ platform, runner, files, isRoot: process.getuid?.() === 0, self: [process.execPath, process.argv[1]!] }),
     probe: probePort(),
     now: () => new Date(),
     ...overrides,
@@ -71,7 +78,12 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
 
   const official = findOfficialComponent({ platform, runner, files: deps.files });
   const groups: Array<Promise<Check[]>> = [
-    guard(['pcsc-service'], () => pcscChecks(deps.openReaders, platform)),
+    guard(['pcsc-service'], async () => {
+      const asService = await deps.pcscAsServiceUser();
+      if (asService.kind === 'checked') return asService.checks;
+      const own = await pcscOnly(deps);
+      return asService.kind === 'unknown' ? [...own, asService.note] : own;
+    }),
     guard(['certificate'], async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
     guard(['trust-system'], () => trustChecks(options.configDir, files, trustContext, options.userConfigDir)),
     guard(['hosts'], async () => [
@@ -99,6 +111,11 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
     ok: checks.every(isOk),
     checks: checks.map((c) => ({ id: c.id, ok: isOk(c), state: c.state, summary: c.summary, ...(c.fix ? { fix: c.fix } : {}), ...(c.details ? { details: c.details } : {}) })),
   };
+}
+
+/** The PC/SC checks as this process meets pcscd (what `doctor --pcsc-only` prints). */
+export function pcscOnly(deps: Pick<DoctorDeps, 'openReaders' | 'platform'>): Promise<Check[]> {
+  return pcscChecks(deps.openReaders, deps.platform);
 }
 
 /** A check group that throws becomes one failed line instead of ending the run. */

@@ -6,6 +6,8 @@ import { isLoopbackAddress } from '../util/loopback.js';
 export const NHI_HOST = 'iccert.nhi.gov.tw';
 export const HOSTS_MARKER = '# added by nhiicc';
 const OUR_LINE = `127.0.0.1 ${NHI_HOST} ${HOSTS_MARKER}`;
+/** What a hosts file made from nothing starts with (Debian's usual lines), so localhost keeps resolving. */
+export const USUAL_HOSTS_LINES = ['127.0.0.1\tlocalhost', '::1\t\tlocalhost ip6-localhost ip6-loopback', 'ff02::1\t\tip6-allnodes', 'ff02::2\t\tip6-allrouters'];
 
 export function defaultHostsFile(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): string {
   if (platform === 'win32') {
@@ -43,10 +45,14 @@ export interface HostsStatus {
   resolvesToLoopback: boolean;
 }
 
-/** Adds our marked line unless the name already reaches loopback. */
+/**
+ * Adds our marked line unless the name already reaches loopback. A system
+ * without a hosts file (a minimal container) gets one with the usual lines.
+ */
 export async function installHostsEntry(options: HostsOptions = {}): Promise<HostsResult> {
   const file = options.file ?? defaultHostsFile();
-  const text = await readHosts(file);
+  const existing = await readHosts(file);
+  const text = existing ?? '';
   const lines = splitLines(text);
   if (lines.some((l) => isOurLine(l.content))) {
     return { changed: false, file, message: `${file} already has the nhiicc line for ${NHI_HOST}` };
@@ -56,6 +62,13 @@ export async function installHostsEntry(options: HostsOptions = {}): Promise<Hos
   }
   if (await (options.resolves ?? resolvesToLoopback)(NHI_HOST)) {
     return { changed: false, file, message: `${NHI_HOST} already resolves to loopback; ${file} not changed` };
+  }
+  if (existing === undefined) {
+    const eol = process.platform === 'win32' ? '\r\n' : '\n';
+    await writeHosts(file, [...USUAL_HOSTS_LINES, OUR_LINE].map((l) => l + eol).join(''));
+    // Every program reads it, whatever umask the installer ran with.
+    if (process.platform !== 'win32') await fs.chmod(file, 0o644);
+    return { changed: true, file, message: `${file} did not exist: created it with the usual localhost lines and "${OUR_LINE}"` };
   }
   const eol = text.includes('\r\n') ? '\r\n' : '\n';
   // Match the file's own style: if its last line has no line break, ours will not either.
@@ -69,9 +82,10 @@ export async function installHostsEntry(options: HostsOptions = {}): Promise<Hos
 export async function uninstallHostsEntry(options: HostsOptions = {}): Promise<HostsResult> {
   const file = options.file ?? defaultHostsFile();
   const text = await readHosts(file);
+  if (text === undefined) return { changed: false, file, message: `${file} does not exist; nothing to remove` };
   const lines = splitLines(text);
   const kept = lines.filter((l) => !isOurLine(l.content));
-  if (kept.length === lines.length) return { changed: false, file, message: `${file} has no nhiicc line; not changed` };
+  if (kept.length === lines.length) return { changed: false, file, message: `${file} has no nhiicc line; nothing to remove` };
   let updated = kept.map((l) => l.content + l.eol).join('');
   const last = lines[lines.length - 1];
   const newLast = kept[kept.length - 1];
@@ -85,7 +99,7 @@ export async function uninstallHostsEntry(options: HostsOptions = {}): Promise<H
 
 export async function hostsStatus(options: HostsOptions = {}): Promise<HostsStatus> {
   const file = options.file ?? defaultHostsFile();
-  const lines = splitLines(await readHosts(file).catch(() => ''));
+  const lines = splitLines((await readHosts(file).catch(() => undefined)) ?? '');
   return {
     file,
     hasOurLine: lines.some((l) => isOurLine(l.content)),
@@ -123,10 +137,12 @@ function fields(content: string): string[] {
   return content.replace(/#.*/, '').trim().split(/\s+/).filter(Boolean);
 }
 
-async function readHosts(file: string): Promise<string> {
+/** The file's text, or undefined when there is no such file. */
+async function readHosts(file: string): Promise<string | undefined> {
   try {
     return await fs.readFile(file, 'latin1');
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw explain(err, file, 'read');
   }
 }
@@ -146,6 +162,6 @@ function explain(err: unknown, file: string, verb: string): Error {
     const how = process.platform === 'win32' ? 'from an elevated (Run as administrator) prompt' : 'with sudo';
     return new Error(`cannot ${verb} ${file}: permission denied; run the command ${how}`);
   }
-  if (code === 'ENOENT') return new Error(`hosts file ${file} does not exist`);
+  if (code === 'ENOENT') return new Error(`cannot ${verb} ${file}: its folder ${path.dirname(file)} does not exist`);
   return new Error(`cannot ${verb} ${file}: ${(err as Error).message}`);
 }

@@ -37,8 +37,9 @@ export interface CardAccessOptions {
   /**
    * Aborted when the caller no longer wants the result (its page went away,
    * or its deadline passed): an operation not yet started never reaches the
-   * card; one in progress stops before its next APDU and releases the card.
-   * The promise then rejects with the signal's reason.
+   * card and rejects at once with the signal's reason; one in progress stops
+   * before its next APDU (rejecting with the reason), releases the card, or
+   * ends with its own error if that comes first.
    */
   signal?: AbortSignal;
 }
@@ -130,16 +131,23 @@ export class CardReaders implements CardAccess {
 
   withCard<T>(operation: CardOperation<T>, options: CardAccessOptions = {}): Promise<T> {
     const { signal } = options;
-    const queued = this.queue.run(() => this.runOperation(operation, options));
+    let started = false;
+    const queued = this.queue.run(() => {
+      started = true;
+      return this.runOperation(operation, options);
+    });
     if (!signal) return queued;
-    // The caller hears of the abort at once; the queue stays held until the
-    // operation really stops (before its next APDU), so the card is never
-    // shared half-way through.
+    // Aborted while waiting for its turn, it is answered at once (and never
+    // reaches the card when its turn comes). Once started, it stops by itself
+    // before its next APDU, and its own error (a SAM step's code, say) is the
+    // one the caller gets.
     queued.catch(() => undefined);
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = () => {
+        if (!started) reject(signal.reason);
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       queued.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
   }

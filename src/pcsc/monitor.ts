@@ -71,13 +71,7 @@ export class ReaderMonitor {
     this.wake.abort();
     // A wait handed to the library just before the first cancel would not
     // see it (a cancel is not remembered): cancel until the loop is over.
-    const cancel = () => {
-      try {
-        this.w.cancel(this.ctx);
-      } catch {
-        /* the context is already gone */
-      }
-    };
+    const cancel = () => void this.w.cancel(this.ctx).catch(() => undefined);
     cancel();
     const again = setInterval(cancel, 50);
     try {

@@ -27,19 +27,12 @@ export function pcscOpener(load: () => Winscard = loadWinscard): OpenContext {
   return async (listener: ContextListener): Promise<PcscContext> => {
     const w = load();
     const contexts: ScardContext[] = [];
-    const releaseAll = () => {
-      for (const ctx of contexts.splice(0)) {
-        try {
-          w.releaseContext(ctx);
-        } catch {
-          /* gone with the service */
-        }
-      }
-    };
+    // Released whatever becomes of the service: an error only means it is gone.
+    const releaseAll = () => Promise.all(contexts.splice(0).map((ctx) => w.releaseContext(ctx).catch(() => undefined))).then(() => undefined);
     try {
       contexts.push(await w.establishContext(), await w.establishContext());
     } catch (err) {
-      releaseAll();
+      await releaseAll();
       throw unavailable(w, err);
     }
     const [monitorContext, cardContext] = contexts as [ScardContext, ScardContext];

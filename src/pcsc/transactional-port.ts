@@ -1,4 +1,3 @@
-import { PcscError, SCARD_E_INVALID_HANDLE } from './errors.js';
 import type { ReaderPort } from './port.js';
 import type { ScardContext, ScardHandle, Winscard } from './winscard.js';
 
@@ -45,7 +44,8 @@ export function transactionalPort(w: Winscard, ctx: ScardContext, name: string, 
   let linger: NodeJS.Timeout | undefined;
   const open = async () => {
     await ending;
-    if (!conn) throw new PcscError('SCardTransmit', SCARD_E_INVALID_HANDLE);
+    // Not a PC/SC code: an invalid handle from the library means the service went away.
+    if (!conn) throw new Error(`not connected to the card in ${name}`);
     return conn;
   };
   const release = () => {

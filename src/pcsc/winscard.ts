@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { BUNDLE } from '../bundle.js';
 import type { PcscAbi } from './abi/index.js';
 import { abiFor } from './abi/index.js';
 import { PcscError, PcscUnavailableError, SCARD_E_INSUFFICIENT_BUFFER, SCARD_E_NO_READERS_AVAILABLE, SCARD_S_SUCCESS } from './errors.js';
@@ -38,13 +39,17 @@ export interface ReaderState {
   atr: Buffer;
 }
 
-/** The PC/SC calls the card layer makes. Calls that wait on the card or the service run off the JS thread. */
+/**
+ * The PC/SC calls the card layer makes. Every one runs off the JS thread:
+ * even releasing a context waits for the service, which may itself wait for
+ * a card reader (or a virtual card served by this very process).
+ */
 export interface Winscard {
   readonly abi: PcscAbi;
   establishContext(): Promise<ScardContext>;
-  releaseContext(ctx: ScardContext): void;
+  releaseContext(ctx: ScardContext): Promise<void>;
   /** Ends a GetStatusChange waiting on ctx at once (SCARD_E_CANCELLED). */
-  cancel(ctx: ScardContext): void;
+  cancel(ctx: ScardContext): Promise<void>;
   listReaders(ctx: ScardContext): Promise<string[]>;
   /** Waits up to timeoutMs for a state to differ from its currentState; fills eventState and atr. Returns the result code (timeouts and cancels are normal). */
   getStatusChange(ctx: ScardContext, timeoutMs: number, states: ReaderState[]): Promise<number>;
@@ -81,11 +86,17 @@ const RECEIVE_BUFFER = 65538;
 
 let koffiModule: Koffi | undefined;
 
-/** koffi is loaded on first use, so that a machine where its binary cannot load still starts and answers 7001. */
+/**
+ * koffi is loaded on first use, so that a machine where its binary cannot load
+ * still starts and answers 7001. The bundled program carries koffi's binary for
+ * its target beside it and loads that directly: koffi's own loader looks for it
+ * in node_modules (`@koromix/koffi-<os>-<arch>`), which a package does not ship,
+ * and adds only deprecated aliases on top of the binary's exports.
+ */
 function loadKoffi(): Koffi {
   if (!koffiModule) {
     try {
-      koffiModule = createRequire(import.meta.url)('koffi') as Koffi;
+      koffiModule = createRequire(import.meta.url)(BUNDLE ? './koffi.node' : 'koffi') as Koffi;
     } catch (err) {
       throw new PcscUnavailableError(`the koffi FFI module could not be loaded (${(err as Error).message.split('\n')[0]}): reinstall nhiicc`, undefined, { cause: err });
     }
@@ -156,11 +167,11 @@ export function loadWinscard(abi: PcscAbi = abiFor(), library: string = abi.libr
       check('SCardEstablishContext', await call(fn.establish, [SCARD_SCOPE_SYSTEM, null, null, out]));
       return out[0]!;
     },
-    releaseContext(ctx) {
-      fn.release(ctx);
+    async releaseContext(ctx) {
+      check('SCardReleaseContext', await call(fn.release, [ctx]));
     },
-    cancel(ctx) {
-      fn.cancel(ctx);
+    async cancel(ctx) {
+      check('SCardCancel', await call(fn.cancel, [ctx]));
     },
     async listReaders(ctx) {
       // Size, then names; the list may grow in between, so ask again when it did.

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 
 /**
- * The ECB ciphers of the official component (PROTOCOL.md §5). OpenSSL 3 has
+ * The ECB ciphers of the official component (docs/protocol.md §5). OpenSSL 3 has
  * no single DES by default; DES with key K is 3DES with K‖K‖K.
  */
 

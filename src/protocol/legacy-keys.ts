@@ -1,5 +1,5 @@
 /**
- * The fixed keys of the official component (PROTOCOL.md §5), used by EnCrypt
+ * The fixed keys of the official component (docs/protocol.md §5), used by EnCrypt
  * and by the SAM handshake. They are public knowledge, not secrets: they only
  * reproduce the wire format the NHI servers expect.
  */

@@ -2,10 +2,9 @@ import { tripleDesDecrypt, tripleDesEncrypt } from '../protocol/legacy-cipher.js
 import { PACKET_END } from './constants.js';
 
 /**
- * The SAM packet cipher (PROTOCOL.md §6): 3DES in ECB mode with PKCS#5
- * padding, then the `<E>` terminator. ECB has no IV, hence `null`.
+ * The SAM packet cipher (docs/protocol.md §6): `enc(k, p)` is 3DES-ECB with
+ * PKCS#5 padding, then the `<E>` terminator.
  */
-
 export const encrypt3des = (key: Buffer, plain: Buffer): Buffer => tripleDesEncrypt(key, plain);
 
 /** Throws on a length that is not whole blocks or on bad PKCS#5 padding. */

@@ -5,11 +5,10 @@ import { handshake } from './handshake.js';
 import { cipherFramer, plainFramer, SamSocket } from './packets.js';
 import { type ClientKeys, generateClientKeys } from './rsa.js';
 
-/** The SAM conversations of PROTOCOL.md §6, each on its own connection. */
+/** The SAM conversations of docs/protocol.md §6.2 and §6.3, each on its own connection. */
 
+/** Step lines are debug only: the service logs one line per command, with its code. */
 export interface SamLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
 }
 
@@ -18,6 +17,8 @@ export interface SamConnectionOptions {
   port: number;
   connectTimeoutMs: number;
   replyTimeoutMs: number;
+  /** Aborting it closes the connection: the step under way fails with its code. */
+  signal?: AbortSignal;
   log?: SamLog;
 }
 
@@ -57,7 +58,7 @@ export async function openSession(options: SamConnectionOptions): Promise<SamSes
     throw new NhiError('8302', `cannot make the RSA key pair: ${err.message}`);
   });
   keys.catch(() => undefined);
-  const socket = await timed(log, 'connect', () => SamSocket.connect(options.host, options.port, options.connectTimeoutMs));
+  const socket = await timed(log, 'connect', () => SamSocket.connect(options.host, options.port, options.connectTimeoutMs, options.signal));
   try {
     const key = await timed(log, 'handshake', async () => handshake(socket, await keys, options.replyTimeoutMs));
     return { socket, key, options };

@@ -1,4 +1,4 @@
-/** Fixed values of the SAM protocol (PROTOCOL.md §5, §6). */
+/** Fixed values of the SAM protocol (docs/protocol.md §5, §6). */
 
 /** The 3DES key of the SAM handshake, shared with EnCrypt's key table. */
 export { L_KEY } from '../protocol/legacy-keys.js';
@@ -6,7 +6,7 @@ export { L_KEY } from '../protocol/legacy-keys.js';
 /** Every SAM packet, either direction, ends with these three bytes. */
 export const PACKET_END = Buffer.from('<E>', 'latin1');
 
-/** Sizes of the handshake hello that the server sends (PROTOCOL.md §6 step 2). */
+/** Sizes of the handshake hello that the server sends (docs/protocol.md §6.1). */
 export const HELLO = {
   /** The server PEM sits at `X[6:0x116]`, trailing newline included. */
   pemStart: 6,

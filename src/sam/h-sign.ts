@@ -18,6 +18,11 @@ export interface SamOptions {
   reader?: string;
   /** Gets step names, durations and codes; never card data, keys or the signature. */
   log?: SamLog;
+  /**
+   * Aborting it stops the signing: the SAM step under way fails at once with
+   * its own code, and the card layer releases the card.
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_SAM = { host: 'cloudicap.nhi.gov.tw', port: 443 } as const;
@@ -64,10 +69,9 @@ const VALUE_PATTERN = new RegExp(`^0001[0-9]{${VALUE_LENGTH - 4}}$`);
  * card work longer than the challenge round trip.
  */
 export async function hSign(card: CardAccess, value: string, options: SamOptions): Promise<string> {
-  // PROTOCOL.md has no code for a malformed value. The official component
-  // passes it on, and the SAM's refusal of the signing packet surfaces as a
-  // bad signature reply, 8008; pages show one text for 8003–8008 anyway. We
-  // answer that without telling the SAM anything.
+  // No source assigns a code to a malformed value (docs/protocol.md §2.6).
+  // A SAM that refused the signing packet would surface as 8008, which pages
+  // show as a SAM transport error; we answer that without asking the SAM.
   if (typeof value !== 'string' || !VALUE_PATTERN.test(value)) {
     throw new NhiError('8008', `H_Sign value must be 0001 followed by ${VALUE_LENGTH - 4} digits`);
   }
@@ -77,6 +81,7 @@ export async function hSign(card: CardAccess, value: string, options: SamOptions
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     replyTimeoutMs: options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
     ...(options.log ? { log: options.log } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   };
   const { log } = options;
   const started = performance.now();
@@ -101,13 +106,16 @@ export async function hSign(card: CardAccess, value: string, options: SamOptions
       const { cardId, random } = await readIdAndRandom(transmit);
       const challenge = await requestChallenge(live, cardId, random);
       return mutualAuth(transmit, challenge);
-    }, options.reader !== undefined ? { reader: options.reader } : {});
+    }, {
+      ...(options.reader !== undefined ? { reader: options.reader } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     const signature = await requestSignature(live, answer, value);
-    log?.info({ ms: ms() }, 'H_Sign signed by the SAM');
+    log?.debug({ ms: ms() }, 'H_Sign signed by the SAM');
     return signature;
   } catch (err) {
     const code = err instanceof NhiError ? err.code : undefined;
-    log?.warn({ ms: ms(), code, reason: err instanceof Error ? err.message : String(err) }, 'H_Sign failed');
+    log?.debug({ ms: ms(), code, reason: err instanceof Error ? err.message : String(err) }, 'H_Sign failed');
     throw err;
   } finally {
     session?.socket.destroy();

@@ -9,7 +9,7 @@ const HELLO_PREFIX = Buffer.from('Hello ', 'latin1');
 const HELLO_LENGTH = HELLO.nonceStart + HELLO.nonceLength;
 
 /**
- * The per-connection key exchange (PROTOCOL.md §6 steps 1–4); resolves to
+ * The per-connection key exchange (docs/protocol.md §6.1); resolves to
  * the 24-byte session key. `keys` is the fresh client pair for this
  * connection.
  */

@@ -43,7 +43,10 @@ export class SamSocket {
   private ended: string | undefined;
   private wake: (() => void) | undefined;
 
-  private constructor(private readonly socket: net.Socket) {
+  private constructor(
+    private readonly socket: net.Socket,
+    signal: AbortSignal | undefined,
+  ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
@@ -51,24 +54,39 @@ export class SamSocket {
     });
     socket.on('error', (err) => this.end(`connection error: ${err.message}`));
     socket.on('end', () => this.end('the SAM closed the connection'));
-    socket.on('close', () => this.end('the connection closed'));
+    // Stopping closes the connection: the step waiting on it then fails at once with its own code.
+    const stop = () => {
+      socket.destroy();
+      this.end(stoppedBy(signal!));
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+    socket.on('close', () => {
+      signal?.removeEventListener('abort', stop);
+      this.end('the connection closed');
+    });
   }
 
-  /** Connects within `timeoutMs`; any failure is 4061. */
-  static connect(host: string, port: number, timeoutMs: number): Promise<SamSocket> {
+  /** Connects within `timeoutMs`, unless `signal` aborts first; any failure is 4061. */
+  static connect(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<SamSocket> {
+    const failure = (why: string) => new NhiError('4061', `cannot connect to the SAM at ${formatEndpoint(host, port)}: ${why}`);
+    if (signal?.aborted) return Promise.reject(failure(stoppedBy(signal)));
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       const fail = (why: string) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', stop);
         socket.destroy();
-        reject(new NhiError('4061', `cannot connect to the SAM at ${formatEndpoint(host, port)}: ${why}`));
+        reject(failure(why));
       };
+      const stop = () => fail(stoppedBy(signal!));
       const timer = setTimeout(() => fail(`no connection within ${timeoutMs} ms`), timeoutMs);
+      signal?.addEventListener('abort', stop, { once: true });
       socket.once('error', (err) => fail(err.message));
       socket.once('connect', () => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', stop);
         socket.removeAllListeners('error');
-        resolve(new SamSocket(socket));
+        resolve(new SamSocket(socket, signal));
       });
     });
   }
@@ -123,6 +141,11 @@ export class SamSocket {
     this.ended ??= why;
     this.wake?.();
   }
+}
+
+function stoppedBy(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return `stopped: ${reason instanceof Error ? reason.message : String(reason)}`;
 }
 
 export function formatEndpoint(host: string, port: number): string {

@@ -2,10 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { BUNDLE } from '../bundle.js';
 import type { PcscStatus } from '../pcsc/card-readers.js';
 import { normalizeOrigin, ownOrigins } from './origin-policy.js';
 
 export interface ESampleOptions {
+  /** The port the service answers on, for the same-origin check. */
+  port: () => number;
   /** Readers and card presence; never personal data. */
   status: () => PcscStatus;
   version: string;
@@ -23,10 +26,11 @@ export interface StatusJson {
 }
 
 /**
- * `src/server/` under tsx and `dist/server/` after a build are both two levels
- * below the package root, where `html/` ships.
+ * `html/` is beside the bundled program; `src/server/` under tsx and
+ * `dist/server/` after tsc are both two levels below the package root, where
+ * `html/` is.
  */
-export const DEFAULT_HTML_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'html');
+export const DEFAULT_HTML_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ...(BUNDLE ? [] : ['..', '..']), 'html');
 
 const FILES = {
   '/ESample.html': { file: 'ESample.html', type: 'text/html; charset=utf-8' },
@@ -40,19 +44,13 @@ const FILES = {
  */
 export const esamplePlugin: FastifyPluginAsync<ESampleOptions> = async (app, opts) => {
   const dir = opts.htmlDir ?? DEFAULT_HTML_DIR;
-  const ownPort = () => {
-    const addr = app.server.address();
-    return typeof addr === 'object' && addr ? addr.port : undefined;
-  };
-
   const sameOrigin = (req: FastifyRequest): boolean => {
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
     const origin = req.headers.origin;
     if (origin === undefined) return true;
-    const port = ownPort();
     const normalized = normalizeOrigin(origin);
-    return port !== undefined && normalized !== undefined && ownOrigins(port).includes(normalized);
+    return normalized !== undefined && ownOrigins(opts.port()).includes(normalized);
   };
 
   for (const [route, { file, type }] of Object.entries(FILES)) {

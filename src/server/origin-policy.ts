@@ -28,15 +28,16 @@ export function normalizeOrigin(origin: string): string | undefined {
   }
 }
 
-export function createOriginPolicy(port: number, extra: string[] = []): OriginPolicy {
-  const allowed = new Set([...ownOrigins(port), ...extra].map((o) => normalizeOrigin(o) ?? o));
+/** `port` is asked per check: with port 0 the real one is known only once the server listens. */
+export function createOriginPolicy(port: () => number, extra: string[] = []): OriginPolicy {
+  const allowed = new Set(extra.map((o) => normalizeOrigin(o) ?? o));
   return {
     clearance(origin) {
       if (origin === undefined) return 'refused';
       if (origin === 'null' || origin === 'file://') return 'version-only';
       const normalized = normalizeOrigin(origin);
       if (normalized === undefined) return 'refused';
-      if (GOV_TW.test(normalized) || allowed.has(normalized)) return 'full';
+      if (GOV_TW.test(normalized) || allowed.has(normalized) || ownOrigins(port()).includes(normalized)) return 'full';
       return 'refused';
     },
   };

@@ -1,4 +1,3 @@
-import net, { type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createLogger, type Logger } from '../log.js';
 import { type CardAccess, openCardReaders } from '../pcsc/index.js';
@@ -7,7 +6,9 @@ import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
 import { isLoopbackHost } from '../util/loopback.js';
 import { buildApp } from './app.js';
 import { readConfigFile } from './config-file.js';
-import { createOriginPolicy, normalizeOrigin } from './origin-policy.js';
+import { whenIdle } from './idle-exit.js';
+import { type Listening, listen, NotLoopbackError, passedSockets } from './listeners.js';
+import { normalizeOrigin } from './origin-policy.js';
 
 export interface ServeOptions {
   host: string;
@@ -23,29 +24,34 @@ export interface ServeOptions {
   maxConnections?: number;
   pingIntervalMs?: number;
   samTimeoutMs?: number;
+  /** How long one command may take (protocol/commands.ts DEFAULT_DEADLINE_MS); for tests. */
+  deadlineMs?: number;
+  /** Listening sockets passed by systemd (listeners.ts passedSockets); read from the environment when absent. */
+  passedSockets?: number[];
+  /**
+   * Seconds without any connection after which `onIdle` is called; 0 never.
+   * Absent: IDLE_EXIT_SECONDS under socket activation (systemd starts the
+   * service again on the next connection), never otherwise.
+   */
+  idleExitSeconds?: number;
+  onIdle?: () => void;
 }
 
 export interface RunningService {
   app: FastifyInstance;
   port: number;
   addresses: string[];
+  /** Listening on sockets systemd passed. */
+  activated: boolean;
   card: CardAccess;
   close(): Promise<void>;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 7777;
+export const IDLE_EXIT_SECONDS = 600;
 
 export class UsageError extends Error {}
-
-/** A TCP listener on [::1]:port feeding the HTTPS server; undefined where there is no IPv6 loopback. */
-function listenIpv6Loopback(app: FastifyInstance, port: number): Promise<net.Server | undefined> {
-  return new Promise((resolve) => {
-    const server = net.createServer((socket) => app.server.emit('connection', socket));
-    server.once('error', () => resolve(undefined));
-    server.listen({ host: '::1', port, ipv6Only: true }, () => resolve(server));
-  });
-}
 
 const EXPIRY_CHECK_MS = 24 * 60 * 60 * 1000;
 
@@ -74,43 +80,56 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const sign = (value: string) =>
-    hSign(card, value, { ...sam, log: logger, ...(opts.samTimeoutMs !== undefined ? { connectTimeoutMs: opts.samTimeoutMs, replyTimeoutMs: opts.samTimeoutMs } : {}) });
-  // The Host check needs the real port; with port 0 it is known after listen.
+  const sign = (value: string, signal: AbortSignal) =>
+    hSign(card, value, {
+      ...sam,
+      log: logger,
+      signal,
+      ...(opts.samTimeoutMs !== undefined ? { connectTimeoutMs: opts.samTimeoutMs, replyTimeoutMs: opts.samTimeoutMs } : {}),
+    });
+  // The Host and Origin checks need the port pages use; with port 0 or
+  // sockets from systemd it is known once the service listens.
+  let listening: Listening | undefined;
   const app = await buildApp({
     tls,
     logger,
-    port: opts.port,
-    policy: { clearance: (origin) => policy.clearance(origin) },
-    context: { card, sign },
+    port: () => listening?.port ?? opts.port,
+    allowOrigins: origins,
+    context: { card, sign, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) },
     ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
     ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
   });
-  await app.listen({ host: opts.host, port: opts.port });
-  const addresses = (app.addresses() as AddressInfo[]).map((a) => a.address);
-  const nonLoopback = addresses.filter((a) => !isLoopbackHost(a));
-  if (nonLoopback.length > 0) {
-    await app.close();
-    throw new UsageError(`refusing to serve: ${opts.host} resolved to ${nonLoopback.join(', ')}`);
+  try {
+    listening = await listen(app, { host: opts.host, port: opts.port, alsoIpv6: opts.host === DEFAULT_HOST, passed: opts.passedSockets ?? passedSockets() });
+  } catch (err) {
+    if (!opts.card) await card.close();
+    clearInterval(expiryTimer);
+    throw err instanceof NotLoopbackError ? new UsageError(err.message) : err;
   }
-  const port = (app.addresses()[0] as AddressInfo).port;
-  // By default ::1 is served too. Many hosts files map localhost to 127.0.0.1
-  // only, so ::1 gets its own listener that hands connections to the same
-  // HTTPS server.
-  const ipv6 = opts.host === DEFAULT_HOST ? await listenIpv6Loopback(app, port) : undefined;
-  if (ipv6) addresses.push('::1');
-  const policy = createOriginPolicy(port, origins);
+  const { port, addresses, activated } = listening;
+  const idleSeconds = opts.idleExitSeconds ?? (activated ? IDLE_EXIT_SECONDS : 0);
+  const idle = idleSeconds > 0 && opts.onIdle ? whenIdle(app.server, idleSeconds * 1000, opts.onIdle) : undefined;
 
-  logger.info({ addresses: addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)), configDir: opts.configDir }, 'nhiicc listening');
+  logger.info(
+    {
+      addresses: addresses.map((a) => (a.includes(':') ? `[${a}]:${port}` : `${a}:${port}`)),
+      configDir: opts.configDir,
+      ...(activated ? { socketActivated: true } : {}),
+      ...(idle ? { idleExitSeconds: idleSeconds } : {}),
+    },
+    'nhiicc listening',
+  );
 
   return {
     app,
     port,
     addresses,
+    activated,
     card,
     async close() {
       clearInterval(expiryTimer);
-      ipv6?.close();
+      idle?.stop();
+      listening?.close();
       await app.close();
       if (!opts.card) await card.close();
     },

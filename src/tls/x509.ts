@@ -1,8 +1,7 @@
 // @peculiar/x509 2.x resolves its algorithm providers through tsyringe, which
 // throws at load time unless a Reflect metadata polyfill is already in place.
-// Importing the library only through this file guarantees the order.
-// reflect-metadata is in node_modules through selfsigned; package.json should
-// list it directly (see the report of issue 6).
+// Importing the library only through this file guarantees the order;
+// reflect-metadata is a direct dependency for this reason alone.
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';

@@ -57,7 +57,8 @@ export function nssStore(ctx: TrustContext, options: NssOptions = {}): TrustStor
     name: NSS_STORE,
     label,
     async available() {
-      if (!certutil || (await databases()).length === 0) return false;
+      // Firefox on macOS follows the keychain's trust settings instead (darwin-firefox.ts).
+      if (ctx.platform === 'darwin' || !certutil || (await databases()).length === 0) return false;
       // NSS certutil prints usage and exits 1 on an unknown flag; only a missing program gives 127.
       return (await ctx.runner(certutil, ['--version'])).code !== COMMAND_NOT_FOUND;
     },

@@ -8,6 +8,8 @@ export interface RunResult {
 
 export interface RunOptions {
   input?: string;
+  /** Ends the command (SIGTERM) when it has not finished by then: a dialog nobody answers must not hang an install. */
+  timeoutMs?: number;
 }
 
 /**
@@ -20,19 +22,30 @@ export type Runner = (cmd: string, args: string[], opts?: RunOptions) => Promise
 /** Code used when the program itself is missing, as a shell would. */
 export const COMMAND_NOT_FOUND = 127;
 
+/** Code used when `timeoutMs` ended the command, as timeout(1) does. */
+export const TIMED_OUT = 124;
+
 export const runCommand: Runner = (cmd, args, opts = {}) =>
   new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+    }, opts.timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       const code = error.code === 'ENOENT' ? COMMAND_NOT_FOUND : 1;
       resolve({ code, stdout: '', stderr: `${cmd}: ${error.message}` });
     });
     child.on('close', (code) => {
-      resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      clearTimeout(timer);
+      const stderr = Buffer.concat(err).toString('utf8') + (timedOut ? `${cmd}: no answer within ${Math.ceil(opts.timeoutMs! / 1000)} s, ended\n` : '');
+      resolve({ code: timedOut ? TIMED_OUT : (code ?? 1), stdout: Buffer.concat(out).toString('utf8'), stderr });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
@@ -52,7 +65,7 @@ export class CommandError extends Error {
     readonly result: RunResult,
   ) {
     const detail = (result.stderr.trim() || result.stdout.trim()).split('\n')[0] ?? '';
-    const why = result.code === COMMAND_NOT_FOUND ? 'is not installed' : `failed (exit ${result.code})`;
+    const why = result.code === COMMAND_NOT_FOUND ? 'is not installed' : result.code === TIMED_OUT ? 'did not finish in time' : `failed (exit ${result.code})`;
     super(`\`${cmd} ${args.join(' ')}\` ${why}${detail ? `: ${detail}` : ''}`);
   }
 }

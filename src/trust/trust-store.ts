@@ -20,9 +20,12 @@ export interface TrustRecord {
   location: string;
   /** Nickname, hash or serial identifying our entry in `location`. */
   name?: string;
+  /** The account whose own trust settings hold the entry (macOS login keychains). */
+  user?: string;
 }
 
-export type ChangeStatus = 'changed' | 'unchanged' | 'needs-privileges' | 'failed';
+/** `pending`: nothing failed, but trust waits for a person to confirm it (macOS). */
+export type ChangeStatus = 'changed' | 'unchanged' | 'pending' | 'needs-privileges' | 'failed';
 
 export interface Change {
   store: string;
@@ -53,7 +56,21 @@ export interface TrustContext {
   env: NodeJS.ProcessEnv;
   /** Home folders whose browser profiles (NSS databases) get the CA. */
   homeDirs: string[];
+  /**
+   * macOS: when to show the logged-in user the dialog that confirms trust.
+   * `always` when a person asked for it, `unless-declined` from the package's
+   * install step (not after two declines), `never` when nobody may be at the
+   * screen (everyone is asked at their next login instead).
+   */
+  prompt?: PromptMode;
+  /** How to run this CLI again (node and script), for login items that call back; this process's by default. */
+  selfCommand?: string[];
+  /** Progress shown while something waits for a person (the notes come after). */
+  say?: (line: string) => void;
 }
+
+export type PromptMode = 'always' | 'unless-declined' | 'never';
+export const PROMPT_MODES: readonly PromptMode[] = ['always', 'unless-declined', 'never'];
 
 export function caInfo(pem: string, file: string): CaInfo {
   const cert = new x509.X509Certificate(pem);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CA_FILE } from '../tls/certificates.js';
 import { darwinStore } from './darwin.js';
+import { firefoxMacStore } from './darwin-firefox.js';
 import { linuxSystemStore } from './linux.js';
 import { nssStore } from './nss.js';
 import { runCommand } from './runner.js';
@@ -33,6 +34,9 @@ export function defaultTrustContext(overrides: Partial<TrustContext> = {}): Trus
     isRoot,
     env: overrides.env ?? process.env,
     homeDirs: overrides.homeDirs ?? defaultHomeDirs(platform, isRoot),
+    ...(overrides.prompt ? { prompt: overrides.prompt } : {}),
+    ...(overrides.selfCommand ? { selfCommand: overrides.selfCommand } : {}),
+    ...(overrides.say ? { say: overrides.say } : {}),
   };
 }
 
@@ -60,7 +64,7 @@ function homeFolderNames(dir: string): string[] {
 }
 
 export function storesFor(ctx: TrustContext): TrustStore[] {
-  return [linuxSystemStore(ctx), nssStore(ctx), darwinStore(ctx), windowsStore(ctx)];
+  return [linuxSystemStore(ctx), nssStore(ctx), darwinStore(ctx), firefoxMacStore(ctx), windowsStore(ctx)];
 }
 
 /** Makes every available store trust the CA in `dir` and only that one of ours. */

@@ -4,7 +4,7 @@ import iconv from 'iconv-lite';
 
 /**
  * A virtual NHI card: a TCP client of vpcd that answers the APDUs of
- * PROTOCOL.md §3 from a profile. Disconnecting is "card removed".
+ * docs/protocol.md §3 from a profile. Disconnecting is "card removed".
  */
 
 export interface CardProfileJson {

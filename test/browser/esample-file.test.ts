@@ -81,6 +81,7 @@ t.test('no service on 7777: red, with the likely causes in order and nhiicc doct
   t.match(text, 'https://iccert.nhi.gov.tw:7777');
   t.match(text, '127.0.0.1 iccert.nhi.gov.tw');
   t.match(text, /mLNHIICC/);
+  t.match(text, /Mac: during the install or at your next login, macOS asks for your login password[\s\S]*sudo nhiicc cert install[\s\S]*“Always Trust”/, 'what a Mac user sees and does');
   t.match(text, /Chrome 142/);
   t.match(text, /nhiicc doctor/);
   // Traditional Chinese before English in every cause.

@@ -12,7 +12,10 @@ import { hostsCheck, parseLsof, parseNetstat, parseSs, portCheck, type ProbeResu
 import { findOfficialComponent, officialComponentCheck, type FileSystemView } from '../../src/doctor/official-component.js';
 import { pcscChecks, type ReaderLayer } from '../../src/doctor/pcsc-checks.js';
 import { serviceCheck } from '../../src/doctor/service-checks.js';
+import { pcscChecksAsServiceUser } from '../../src/doctor/service-user.js';
 import type { PcscStatus } from '../../src/pcsc/card-readers.js';
+import { SCARD_E_NO_SERVICE, SCARD_W_SECURITY_VIOLATION } from '../../src/pcsc/port.js';
+import { caRef } from '../../src/trust/darwin-trust-settings.js';
 import { caInfo } from '../../src/trust/trust-store.js';
 import { recordingRunner } from '../trust/recording-runner.js';
 import { makeCertificate } from './helpers.js';
@@ -263,6 +266,121 @@ t.test('pcsc: unavailable, no reader, not an NHI card', async (t) => {
   t.match(foreign[2], { id: 'card', state: 'fail', summary: /7004/ });
 });
 
+t.test('pcsc: an access-denied (0x8010006A) is a permission problem with the polkit fix, not a missing pcscd', async (t) => {
+  // The reason text is the binding's; only the code decides.
+  const denied: PcscStatus = { available: false, reason: 'PC/SC is not usable', code: SCARD_W_SECURITY_VIOLATION, readers: [] };
+  const service = await pcscChecks(() => fakeReaders(denied, async () => ''), 'linux', 'nhiicc');
+  t.same(service.map((c) => `${c.id}:${c.state}`), ['pcsc-service:fail', 'readers:skip', 'card:skip']);
+  t.match(service[0], {
+    summary: 'pcscd refuses user nhiicc (0x8010006A, SCARD_W_SECURITY_VIOLATION): polkit does not allow it to use PC/SC',
+    fix: /^put back the polkit rule \/etc\/polkit-1\/rules\.d\/60-nhiicc-pcscd\.rules .*`sudo apt install --reinstall -o Dpkg::Options::=--force-confmiss nhiicc`.*the service retries by itself$/,
+    details: { code: '0x8010006A', user: 'nhiicc' },
+  });
+  t.notMatch(service[0]!.fix, /install and start pcscd/);
+
+  const alice = await pcscChecks(() => fakeReaders(denied, async () => ''), 'linux', 'alice');
+  t.match(alice[0], { summary: /^pcscd refuses user alice /, fix: /active local session.*a polkit rule for alice/ });
+
+  let opened = 0;
+  const stopped = await pcscChecks(
+    () => {
+      opened++;
+      return fakeReaders({ available: false, reason: 'x', code: SCARD_E_NO_SERVICE, readers: [] }, async () => '');
+    },
+    'linux',
+    'nhiicc',
+  );
+  t.match(stopped[0], { summary: 'PC/SC service not reachable: x', fix: /install and start pcscd/, details: { code: '0x8010001D' } });
+  t.equal(opened, 4, 'a stopped service is looked at four times');
+
+  // libpcsclite sometimes reports pcscd's refusal as "no service" (the close beat its write).
+  const answers: PcscStatus[] = [{ available: false, code: SCARD_E_NO_SERVICE, readers: [] }, denied];
+  const raced = await pcscChecks(() => fakeReaders(answers.shift() ?? denied, async () => ''), 'linux', 'nhiicc');
+  t.match(raced[0], { summary: /^pcscd refuses user nhiicc \(0x8010006A/ }, 'a refusal reported as no service is still a refusal');
+});
+
+t.test('pcsc as the service user: root runs the checks as nhiicc, the way systemd starts the service', async (t) => {
+  const self = ['/usr/lib/nhiicc/bin/node', '/usr/lib/nhiicc/app/dist/cli.js'];
+  const childChecks = [
+    { id: 'pcsc-service', state: 'fail', summary: 'pcscd refuses user nhiicc', fix: 'put back the rule' },
+    { id: 'readers', state: 'skip', summary: 'not checked' },
+  ];
+  const answering = (child: { code?: number; stdout?: string; stderr?: string }) =>
+    recordingRunner((line) => (line === 'getent passwd nhiicc' ? { stdout: 'nhiicc:x:995:995::/nonexistent:/usr/sbin/nologin\n' } : child));
+  const systemd = fakeFiles({}, ['/run/systemd/system']);
+
+  const booted = answering({ stdout: JSON.stringify(childChecks) });
+  const checked = await pcscChecksAsServiceUser({ platform: 'linux', runner: booted.runner, files: systemd, isRoot: true, self });
+  t.same(booted.lines, [
+    'getent passwd nhiicc',
+    'systemd-run --quiet --wait --pipe --collect --uid=nhiicc --gid=nhiicc -- /usr/lib/nhiicc/bin/node /usr/lib/nhiicc/app/dist/cli.js doctor --pcsc-only',
+  ]);
+  t.same(checked, {
+    kind: 'checked',
+    checks: [
+      { ...childChecks[0], summary: "pcscd refuses user nhiicc (as the service's user nhiicc)" },
+      { ...childChecks[1], summary: "not checked (as the service's user nhiicc)" },
+    ],
+  });
+
+  const plain = answering({ stdout: JSON.stringify(childChecks) });
+  await pcscChecksAsServiceUser({ platform: 'linux', runner: plain.runner, files: fakeFiles({}), isRoot: true, self });
+  t.same(plain.lines[1], 'setpriv --reuid=nhiicc --regid=nhiicc --clear-groups -- /usr/lib/nhiicc/bin/node /usr/lib/nhiicc/app/dist/cli.js doctor --pcsc-only', 'without systemd: setpriv');
+
+  const broken = answering({ code: 1, stderr: 'Failed to start transient service unit: Access denied\n' });
+  t.match(await pcscChecksAsServiceUser({ platform: 'linux', runner: broken.runner, files: systemd, isRoot: true, self }), {
+    kind: 'unknown',
+    note: { id: 'pcsc-service-user', state: 'info', summary: /^could not check PC\/SC as the service's user nhiicc \(`systemd-run`: Failed to start transient service unit: Access denied\): the lines above are root's/ },
+  });
+  const garbage = answering({ stdout: 'Usage: …' });
+  t.match(await pcscChecksAsServiceUser({ platform: 'linux', runner: garbage.runner, files: systemd, isRoot: true, self }), { kind: 'unknown' }, 'output that is not checks');
+
+  const noUser = recordingRunner(() => ({ code: 2 }));
+  t.same(await pcscChecksAsServiceUser({ platform: 'linux', runner: noUser.runner, files: systemd, isRoot: true, self }), { kind: 'self' }, 'no service user: own checks');
+  t.same(noUser.lines, ['getent passwd nhiicc']);
+  const user = recordingRunner();
+  t.same(await pcscChecksAsServiceUser({ platform: 'linux', runner: user.runner, files: systemd, isRoot: false, self }), { kind: 'self' }, 'not root: own checks');
+  t.same(await pcscChecksAsServiceUser({ platform: 'darwin', runner: user.runner, files: systemd, isRoot: true, self }), { kind: 'self' });
+  t.same(user.lines, [], 'nothing run when not root or not Linux');
+});
+
+t.test('doctor uses the service user’s PC/SC checks when it has them; --pcsc-only prints this process’s as JSON', async (t) => {
+  const lines: string[] = [];
+  let opened = 0;
+  const deps = {
+    platform: 'linux' as const,
+    runner: recordingRunner(() => ({ code: 1 })).runner,
+    trust: { platform: 'linux' as const, homeDirs: [], isRoot: true, env: {} },
+    files: fakeFiles({}),
+    resolves: async () => true,
+    probe: async () => ({ kind: 'nothing' }) as const,
+    out: (l: string) => lines.push(l),
+    setExitCode: () => {},
+  };
+  const denied: PcscStatus = { available: false, code: SCARD_W_SECURITY_VIOLATION, readers: [] };
+  const program = new Command().exitOverride();
+  registerDoctorCommand(program, {
+    ...deps,
+    openReaders: () => {
+      opened++;
+      return fakeReaders({ available: true, readers: [] }, async () => '');
+    },
+    pcscAsServiceUser: async () => ({ kind: 'checked', checks: await pcscChecks(() => fakeReaders(denied, async () => ''), 'linux', 'nhiicc') }),
+  });
+  await program.parseAsync(['node', 'nhiicc', 'doctor', '--config-dir', '/nonexistent']);
+  t.equal(opened, 0, "root's own PC/SC view is not asked for");
+  t.match(lines.join('\n'), /^✗ pcsc-service +pcscd refuses user nhiicc \(0x8010006A, SCARD_W_SECURITY_VIOLATION\)/m);
+
+  lines.length = 0;
+  const child = new Command().exitOverride();
+  registerDoctorCommand(child, { ...deps, openReaders: () => fakeReaders(denied, async () => '') });
+  await child.parseAsync(['node', 'nhiicc', 'doctor', '--pcsc-only']);
+  const printed = JSON.parse(lines.join('\n')) as Array<{ id: string; state: string; summary: string }>;
+  t.same(printed.map((c) => `${c.id}:${c.state}`), ['pcsc-service:fail', 'readers:skip', 'card:skip']);
+  t.match(printed[0]!.summary, /^pcscd refuses user \S+ \(0x8010006A/);
+  t.notMatch(program.commands[0]!.helpInformation(), /pcsc-only/, 'the option is not in the help');
+});
+
 t.test('the command in-process with every dependency injected: text lines, JSON, exit code, --port validation', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nhiicc-doctor-cli-'));
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
@@ -270,10 +388,10 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   await fs.writeFile(path.join(dir, 'server.crt'), cert.certPem);
   await fs.writeFile(path.join(dir, 'server.key'), cert.keyPem);
   await fs.writeFile(path.join(dir, 'ca.crt'), cert.caPem);
-  const caSha1 = caInfo(cert.caPem, path.join(dir, 'ca.crt')).sha1.toUpperCase();
+  const { cn } = caRef(caInfo(cert.caPem, path.join(dir, 'ca.crt')));
   const rec = recordingRunner((line) => {
-    if (line.startsWith('security find-certificate')) return { stdout: `SHA-256 hash: 00\nSHA-1 hash: ${caSha1}\n` };
-    if (line.startsWith('security verify-cert')) return { code: 0 };
+    if (line === 'security dump-trust-settings -d') return { code: 1, stderr: 'SecTrustSettingsCopyCertificates: No Trust Settings were found.\n' };
+    if (line === 'security dump-trust-settings') return { stdout: `Number of trusted certs = 1\nCert 0: ${cn}\n   Number of trust settings : 1\n` };
     if (line === 'launchctl print system/tw.nhiicc') return { stdout: '\tstate = running\n\tpid = 9\n' };
     if (line.startsWith('pgrep')) return { code: 1 };
     if (line.startsWith('lsof')) return { stdout: 'p9\ncnode\nn127.0.0.1:7777\n' };
@@ -286,7 +404,7 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   registerDoctorCommand(program, {
     platform: 'darwin',
     runner: rec.runner,
-    trust: { platform: 'darwin', runner: rec.runner, homeDirs: [dir], isRoot: false, env: {} },
+    trust: { platform: 'darwin', runner: rec.runner, homeDirs: [dir], isRoot: false, env: { USER: 'alice', HOME: dir } },
     files: fakeFiles({}),
     resolves: async () => true,
     openReaders: () =>
@@ -302,11 +420,11 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   t.match(text, /^✓ card {16}NHI card in ACS ACR39U is readable$/m);
   t.match(text, /^✗ port {16}nothing listens on port 7777\n {22}fix: start nhiicc: `sudo launchctl kickstart -k system\/tw\.nhiicc`$/m);
   t.match(text, /^✓ service {13}the nhiicc launch daemon is running \(pid 9\)$/m);
-  t.match(text, /^✓ trust-system {8}the macOS System keychain trusts the nhiicc CA$/m);
+  t.match(text, /^✓ trust-system {8}alice's own trust settings \(login keychain\) trust the nhiicc CA$/m);
   t.match(text, /^– browser-policy {6}local-network policy not set for .*\n {22}hint: optional: `sudo nhiicc browser-policy install`/m);
   t.match(text, /\n1 check failed$/);
   t.ok(rec.lines.includes('launchctl print system/tw.nhiicc'));
-  t.ok(rec.lines.includes(`security verify-cert -c ${path.join(dir, 'ca.crt')}`));
+  t.ok(rec.lines.includes('security dump-trust-settings'));
 
   lines.length = 0;
   await program.parseAsync(['node', 'nhiicc', 'doctor', '--json', '--config-dir', dir, '--port', '7778']);

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import iconv from 'iconv-lite';
 
 /**
- * The test side of PROTOCOL.md §5, written again from the spec (not imported
+ * The test side of docs/protocol.md §5, written again from the spec (not imported
  * from src/) so that a mistake shared by both would need to be made twice.
  */
 const bKey = Buffer.from('12345678123456780'.repeat(10), 'latin1');

@@ -1,10 +1,14 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { PassThrough } from 'node:stream';
 import WebSocket from 'ws';
 import { createLogger } from '../../src/log.js';
 import { type RunningService, type ServeOptions, startService } from '../../src/server/service.js';
+import { SERVICE_NODE_OPTIONS } from '../../src/server/service-node-options.js';
+import { BUNDLE_DIR, CLI, NODE } from './cli.js';
 
 export const GOV_ORIGIN = 'https://cloudicweb.nhi.gov.tw';
 
@@ -20,7 +24,13 @@ export interface Served {
   close(): Promise<void>;
 }
 
+/**
+ * The service on a free loopback port with its own config folder: in this
+ * process, or with NHIICC_TEST_BUNDLE as the bundled program in a process of
+ * its own, started the way the service definitions start it.
+ */
 export async function serve(options: Partial<ServeOptions> = {}): Promise<Served> {
+  if (BUNDLE_DIR) return serveBundle(options);
   const configDir = options.configDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-served-'));
   const sink = new PassThrough();
   const lines: string[] = [];
@@ -42,6 +52,48 @@ export async function serve(options: Partial<ServeOptions> = {}): Promise<Served
     connect: (o = {}) => openSocket(service.port, ca, o),
     async close() {
       await service.close();
+      if (!options.configDir) fs.rmSync(configDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What `nhiicc serve` takes on its command line; the rest are in-process hooks. */
+const CLI_OPTIONS = new Set(['host', 'configDir', 'sam', 'allowOrigins', 'logLevel']);
+
+async function serveBundle(options: Partial<ServeOptions>): Promise<Served> {
+  const inProcessOnly = Object.keys(options).filter((k) => !CLI_OPTIONS.has(k));
+  if (inProcessOnly.length > 0) throw new Error(`serve(): ${inProcessOnly.join(', ')} cannot be given to the bundled program`);
+  const configDir = options.configDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-served-'));
+  const args = [...SERVICE_NODE_OPTIONS, CLI, 'serve', '--port', '0', '--config-dir', configDir, '--log-level', options.logLevel ?? 'trace'];
+  if (options.host) args.push('--host', options.host);
+  if (options.sam) args.push('--sam', options.sam);
+  for (const origin of options.allowOrigins ?? []) args.push('--allow-origin', origin);
+  const child = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const addresses = await new Promise<string[]>((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(`${line}\n`);
+      if (line.includes('"nhiicc listening"')) resolve((JSON.parse(line) as { addresses: string[] }).addresses);
+    });
+    void exited.then(() => reject(new Error(`the bundled service exited before listening: ${stderr.trim()}`)));
+  });
+  const port = Number(/:(\d+)$/.exec(addresses[0]!)![1]);
+  const ca = fs.readFileSync(path.join(configDir, 'ca.crt'), 'utf8');
+  return {
+    get service(): RunningService {
+      throw new Error('the bundled program runs in a process of its own: no RunningService here');
+    },
+    port,
+    configDir,
+    ca,
+    logText: () => lines.join(''),
+    connect: (o = {}) => openSocket(port, ca, o),
+    async close() {
+      child.kill('SIGTERM');
+      await exited;
       if (!options.configDir) fs.rmSync(configDir, { recursive: true, force: true });
     },
   };

@@ -8,6 +8,7 @@ import {
   installHostsEntry,
   resolvesToLoopback,
   uninstallHostsEntry,
+  USUAL_HOSTS_LINES,
 } from '../../src/hosts/hosts-file.js';
 import { isLoopbackAddress } from '../../src/util/loopback.js';
 
@@ -80,8 +81,39 @@ t.test('nothing is added when the name already reaches loopback', async (t) => {
   t.equal(await fs.readFile(file, 'utf8'), LF);
 });
 
-t.test('a missing hosts file is one clear error', async (t) => {
-  await t.rejects(installHostsEntry({ file: '/nonexistent/hosts', resolves: notResolving }), /hosts file \/nonexistent\/hosts does not exist/);
+t.test('no hosts file: install creates one with the usual lines, uninstall says there is nothing to remove', async (t) => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'nhiicc-hosts-'));
+  t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'hosts');
+
+  const none = await uninstallHostsEntry({ file });
+  t.notOk(none.changed);
+  t.equal(none.message, `${file} does not exist; nothing to remove`);
+  t.notOk(await fs.stat(file).catch(() => undefined), 'uninstall does not create the file');
+
+  const umask = process.umask(0o077);
+  t.teardown(() => void process.umask(umask));
+  const made = await installHostsEntry({ file, resolves: notResolving });
+  t.ok(made.changed);
+  t.match(made.message, /did not exist: created it with the usual localhost lines and "127\.0\.0\.1 iccert\.nhi\.gov\.tw # added by nhiicc"/);
+  t.equal(
+    await fs.readFile(file, 'utf8'),
+    '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n127.0.0.1 iccert.nhi.gov.tw # added by nhiicc\n',
+  );
+  t.equal((await fs.stat(file)).mode & 0o777, 0o644, 'readable by everyone even under umask 077');
+  t.match(await hostsStatus({ file, resolves: notResolving }), { hasOurLine: true, fileMapsToLoopback: true });
+
+  t.ok((await uninstallHostsEntry({ file })).changed);
+  t.equal(await fs.readFile(file, 'utf8'), USUAL_HOSTS_LINES.map((l) => `${l}\n`).join(''), 'the usual lines stay: localhost must keep resolving');
+  t.equal((await uninstallHostsEntry({ file })).message, `${file} has no nhiicc line; nothing to remove`);
+
+  const resolving = path.join(dir, 'resolving');
+  t.notOk((await installHostsEntry({ file: resolving, resolves: async () => true })).changed, 'nothing is created when DNS already answers loopback');
+  t.notOk(await fs.stat(resolving).catch(() => undefined));
+});
+
+t.test('a hosts file in a missing folder is one clear error', async (t) => {
+  await t.rejects(installHostsEntry({ file: '/nonexistent/hosts', resolves: notResolving }), /^cannot write \/nonexistent\/hosts: its folder \/nonexistent does not exist$/);
 });
 
 t.test('loopback detection and defaults', async (t) => {

@@ -2,7 +2,7 @@
 // pcsc-lite (waits until something changes), Wine (returns at once, always)
 // and macOS (no PnP pseudo-reader) do. The real library is exercised by the
 // real-stack tests (reader-layer, read-cli).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SCARD_E_CANCELLED, SCARD_E_NO_SERVICE, SCARD_E_TIMEOUT, SCARD_S_SUCCESS } from '../../src/pcsc/errors.js';
 import { type MonitorTimings, ReaderMonitor } from '../../src/pcsc/monitor.js';
 import type { ContextListener, ReaderPort } from '../../src/pcsc/port.js';
@@ -30,7 +30,7 @@ function machine(mode: { waitsForChange: boolean; pnp: boolean }) {
     return world.readers.get(r.reader) ?? SCARD_STATE_UNKNOWN;
   };
   const w = {
-    cancel: () => wake?.(),
+    cancel: async () => wake?.(),
     listReaders: async () => (calls.list++, [...world.readers.keys()]),
     getStatusChange: async (_ctx: unknown, timeoutMs: number, states: ReaderState[]) => {
       calls.status++;
@@ -106,13 +106,20 @@ async function until(what: () => boolean, ms = 2000) {
   while (!what() && Date.now() < end) await sleep(5);
 }
 
-t.test('pcsc-lite: readers and cards as they come and go, no call while nothing changes', async (t) => {
-  const m = machine({ waitsForChange: true, pnp: true });
-  m.addReader('R1');
+/** A monitor on m, started, stopped when the test ends; its events once the first reader state is in. */
+async function watching(t: Test, m: ReturnType<typeof machine>, first: string) {
   const { events, listener } = recorder();
   const monitor = new ReaderMonitor(m.w, 1, listener, port, FAST);
   monitor.start();
-  await until(() => events.includes('R1 empty'));
+  t.teardown(() => monitor.stop());
+  await until(() => events.includes(first));
+  return { events, monitor };
+}
+
+t.test('pcsc-lite: readers and cards as they come and go, no call while nothing changes', async (t) => {
+  const m = machine({ waitsForChange: true, pnp: true });
+  m.addReader('R1');
+  const { events, monitor } = await watching(t, m, 'R1 empty');
   t.same(events, ['added R1', 'list R1', 'R1 empty']);
   const quiet = m.calls.status;
   await sleep(300);
@@ -133,23 +140,16 @@ t.test('a card swapped between two waits is reported removed, then present', asy
   const m = machine({ waitsForChange: true, pnp: true });
   m.addReader('R1');
   m.insert('R1', 1);
-  const { events, listener } = recorder();
-  const monitor = new ReaderMonitor(m.w, 1, listener, port, FAST);
-  monitor.start();
-  await until(() => events.includes('R1 card'));
+  const { events } = await watching(t, m, 'R1 card');
   m.insert('R1', 3); // out and in again: the counter moved by two
   await until(() => events.length >= 5);
   t.same(events.slice(2), ['R1 card', 'R1 empty', 'R1 card']);
-  await monitor.stop();
 });
 
 t.test('Wine: a wait that returns at once with nothing changed does not spin, and changes still arrive within idleMs', async (t) => {
   const m = machine({ waitsForChange: false, pnp: true });
   m.addReader('R1');
-  const { events, listener } = recorder();
-  const monitor = new ReaderMonitor(m.w, 1, listener, port, FAST);
-  monitor.start();
-  await until(() => events.includes('R1 empty'));
+  const { events } = await watching(t, m, 'R1 empty');
   const before = m.calls.status;
   await sleep(500);
   const calls = m.calls.status - before;
@@ -158,7 +158,6 @@ t.test('Wine: a wait that returns at once with nothing changed does not spin, an
   m.insert('R1');
   await until(() => events.includes('R1 card'));
   t.ok(Date.now() - inserted <= FAST.idleMs * 3, `the card was seen after ${Date.now() - inserted} ms`);
-  await monitor.stop();
 });
 
 t.test('Wine: the pauses between waits leave no listener behind (hours of them must not pile up)', async (t) => {
@@ -183,25 +182,17 @@ t.test('Wine: the pauses between waits leave no listener behind (hours of them m
 t.test('macOS: no PnP pseudo-reader, so the list is read again every relistMs', async (t) => {
   const m = machine({ waitsForChange: true, pnp: false });
   m.addReader('R1');
-  const { events, listener } = recorder();
-  const monitor = new ReaderMonitor(m.w, 1, listener, port, FAST);
-  monitor.start();
-  await until(() => events.includes('R1 empty'));
+  const { events } = await watching(t, m, 'R1 empty');
   m.addReader('R2');
   await until(() => events.includes('added R2'), FAST.relistMs * 5);
   t.ok(events.includes('added R2'), 'a new reader is found by listing again');
-  await monitor.stop();
 });
 
 t.test('the service going away ends the monitor with a context error', async (t) => {
   const m = machine({ waitsForChange: true, pnp: true });
   m.addReader('R1');
-  const { events, listener } = recorder();
-  const monitor = new ReaderMonitor(m.w, 1, listener, port, FAST);
-  monitor.start();
-  await until(() => events.includes('R1 empty'));
+  const { events } = await watching(t, m, 'R1 empty');
   m.failWith(SCARD_E_NO_SERVICE);
   await until(() => events.some((e) => e.startsWith('error')));
   t.match(events.at(-1), /^error SCardGetStatusChange: the PC\/SC service is not running \(0x8010001D\)/);
-  await monitor.stop();
 });

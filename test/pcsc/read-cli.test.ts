@@ -4,12 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { startTestBed } from '../bed/testbed.js';
-import { CLI, runCli, runCliWithoutPcscLibrary, withoutPcscLibrary } from '../helpers/cli.js';
+import { BUNDLE_DIR, CLI, NODE, PROGRAM, runCli, runCliWithoutPcscLibrary, withoutPcscLibrary } from '../helpers/cli.js';
 import { ask, openSocket } from '../helpers/served.js';
 import { loadProfile } from '../helpers/profiles.js';
 
 const bed = await startTestBed();
 t.teardown(() => bed.stop());
+t.comment(`testing ${PROGRAM}`);
 
 const chen = loadProfile('chen');
 const hkscs = loadProfile('hkscs');
@@ -120,7 +121,7 @@ t.test('no PC/SC library: doctor says the same as a failed check', async (t) => 
 
 t.test('no PC/SC library: the service still starts, logs once why, and pages get 7001', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-nolib-'));
-  const [cmd, args] = withoutPcscLibrary(process.execPath, [CLI, 'serve', '--port', '0', '--config-dir', dir]);
+  const [cmd, args] = withoutPcscLibrary(NODE, [CLI, 'serve', '--port', '0', '--config-dir', dir]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => {
     child.kill();
@@ -151,7 +152,8 @@ const hiding = (modules: string) => ({
 });
 
 t.test('koffi cannot load: 7001 with a clear message, no crash', async (t) => {
-  const r = await runCli(['read'], hiding('koffi'));
+  // The bundle loads koffi's binary from beside itself instead of the koffi package.
+  const r = await runCli(['read'], hiding(BUNDLE_DIR ? './koffi.node' : 'koffi'));
   t.equal(r.code, 1);
   t.match(r.stderr, /^nhiicc: error 7001: .*koffi FFI module could not be loaded/);
 });

@@ -4,7 +4,7 @@ import { L_KEY } from '../../src/sam/constants.js';
 import { mutualAuthAnswer } from '../bed/virtual-card.js';
 
 /**
- * A fake NHI SAM server for tests: the server side of PROTOCOL.md §6 on
+ * A fake NHI SAM server for tests: the server side of docs/protocol.md §6 on
  * 127.0.0.1. Written separately from the client (its own framing, its own
  * unpadding) so that a misreading of the protocol in one does not hide in
  * the other; only L_KEY is shared, and a unit test pins that to the spec.

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
-import type { CardAccess } from '../../src/pcsc/card-readers.js';
+import type { CardAccess, CardAccessOptions } from '../../src/pcsc/card-readers.js';
 import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { type CardProfileJson, VirtualCard } from '../bed/virtual-card.js';
 import { loadProfile } from '../helpers/profiles.js';
-import { FakeSam } from './fake-sam.js';
+import { FakeSam, type FakeSamMode } from './fake-sam.js';
 import { codeOf, FAILURE_MODES, signValue as value } from './helpers.js';
 
 /**
@@ -16,12 +16,14 @@ import { codeOf, FAILURE_MODES, signValue as value } from './helpers.js';
 const chen = loadProfile('chen');
 const cardId = chen.cardId ?? chen.cardNo;
 
-function memoryCard(profile: CardProfileJson): CardAccess & { uses: number } {
+function memoryCard(profile: CardProfileJson): CardAccess & { uses: number; signal?: AbortSignal | undefined } {
   const vc = new VirtualCard(profile);
   let queue: Promise<unknown> = Promise.resolve();
   const access = {
     uses: 0,
-    withCard<T>(op: (tx: (apdu: Buffer) => Promise<Buffer>, reader: string) => Promise<T>): Promise<T> {
+    signal: undefined as AbortSignal | undefined,
+    withCard<T>(op: (tx: (apdu: Buffer) => Promise<Buffer>, reader: string) => Promise<T>, options?: CardAccessOptions): Promise<T> {
+      access.signal = options?.signal;
       const run = queue.then(() => {
         access.uses++;
         return op(async (apdu) => vc.answer(apdu), 'memory');
@@ -85,6 +87,35 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
     t.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
   });
 
+  t.test('a signal stops the signing at once, with the code of the step under way', async (t) => {
+    t.teardown(() => void (fake.mode = 'ok'));
+    const patient = { ...opts, connectTimeoutMs: 5000, replyTimeoutMs: 5000 };
+    const steps: Array<[FakeSamMode, string]> = [
+      ['silent', '8305'],
+      ['silentAfterRequest', '8005'],
+      ['silentAfterAnswer', '8008'],
+    ];
+    for (const [mode, code] of steps) {
+      fake.mode = mode;
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(new Error('the deadline passed')), 150);
+      const started = Date.now();
+      t.equal(await codeOf(hSign(card, value(), { ...patient, signal: stop.signal })), code, mode);
+      t.ok(Date.now() - started < 400, `${mode}: stopped at the signal, not at the 5 s timeout (${Date.now() - started} ms)`);
+      if (mode !== 'silent') t.equal(card.signal, stop.signal, `${mode}: the card layer got the signal`);
+    }
+    fake.mode = 'ok';
+    const v = value();
+    t.ok(fake.verify(v, await hSign(card, v, opts)), 'the card is free for the next signing');
+
+    const before = fake.connections;
+    const gone = new AbortController();
+    gone.abort(new Error('the page went away'));
+    t.equal(await codeOf(hSign(card, value(), { ...opts, signal: gone.signal })), '4061', 'already stopped');
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(fake.connections, before, 'the SAM is not contacted');
+  });
+
   t.test('a bad value never reaches the SAM nor the card', async (t) => {
     const before = fake.connections;
     const uses = card.uses;
@@ -100,10 +131,10 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
     const lines: string[] = [];
     const rec = (obj: object, msg?: string) => void lines.push(JSON.stringify({ ...obj, msg }));
     const v = value();
-    const sig = await hSign(card, v, { ...opts, log: { info: rec, warn: rec, debug: rec } });
+    const sig = await hSign(card, v, { ...opts, log: { debug: rec } });
     fake.mode = 'rejectCard';
     t.teardown(() => void (fake.mode = 'ok'));
-    await codeOf(hSign(card, value(), { ...opts, log: { info: rec, warn: rec, debug: rec } }));
+    await codeOf(hSign(card, value(), { ...opts, log: { debug: rec } }));
     const all = lines.join('\n');
     t.match(all, /"step":"handshake"/);
     t.match(all, /"step":"challenge"/);

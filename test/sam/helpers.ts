@@ -15,7 +15,7 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
   throw new Error('expected an NhiError');
 }
 
-/** How the fake SAM misbehaves, and the code the page must get for it (PROTOCOL.md §6). */
+/** How the fake SAM misbehaves, and the code the page must get for it (docs/protocol.md §6). */
 export const FAILURE_MODES: ReadonlyArray<[FakeSamMode, string]> = [
   ['silent', '8305'],
   ['garbage', '8305'],

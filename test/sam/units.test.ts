@@ -8,7 +8,7 @@ import { cipherFramer, plainFramer } from '../../src/sam/packets.js';
 import { decryptPkcs1, generateClientKeys, RsaDecryptError, unpadPkcs1Type2 } from '../../src/sam/rsa.js';
 
 t.test('L_KEY is bKEY[K_BOX[i]] for i < 16, then 8 zero bytes', async (t) => {
-  // Worked by hand from PROTOCOL.md §5: K_BOX[0] = 0x56 = 86, 86 mod 17 = 1 → '2', and so on.
+  // Worked by hand from docs/protocol.md §5: K_BOX[0] = 0x56 = 86, 86 mod 17 = 1 → '2', and so on.
   t.equal(L_KEY.toString('hex'), Buffer.concat([Buffer.from('2725268641815652'), Buffer.alloc(8)]).toString('hex'));
 });
 

@@ -1,5 +1,7 @@
 import t from 'tap';
+import { DEFAULT_REPLY_TIMEOUT_MS } from '../../src/sam/h-sign.js';
 import { startTestBed } from '../bed/testbed.js';
+import { BUNDLE_DIR, PROGRAM } from '../helpers/cli.js';
 import { loadProfile } from '../helpers/profiles.js';
 import { ask, serve } from '../helpers/served.js';
 import { FakeSam, type FakeSamMode } from '../sam/fake-sam.js';
@@ -8,13 +10,16 @@ import { FakeSam, type FakeSamMode } from '../sam/fake-sam.js';
 
 const chen = loadProfile('chen');
 const lin = loadProfile('hkscs');
-const TIMEOUT = 500;
+// The bundled program (NHIICC_TEST_BUNDLE) has its own SAM timeouts, which no option shortens.
+const TIMEOUT = BUNDLE_DIR ? DEFAULT_REPLY_TIMEOUT_MS : 500;
+const samTimeout = BUNDLE_DIR ? {} : { samTimeoutMs: TIMEOUT };
+t.comment(`testing ${PROGRAM}`);
 
 const bed = await startTestBed();
 t.teardown(() => bed.stop());
 const fake = await FakeSam.start({ cards: { [chen.cardNo]: chen.secret!, [lin.cardNo]: lin.secret! } });
 t.teardown(() => fake.close());
-const served = await serve({ sam: `127.0.0.1:${fake.port}`, samTimeoutMs: TIMEOUT });
+const served = await serve({ sam: `127.0.0.1:${fake.port}`, ...samTimeout });
 t.teardown(() => served.close());
 const card = bed.card(chen);
 await card.insert();
@@ -75,7 +80,7 @@ for (const [mode, code] of failures) {
 
 t.test('SAM unreachable → 4061', async (t) => {
   const refusing = await FakeSam.start({ cards: {}, mode: 'refuse' });
-  const other = await serve({ sam: `127.0.0.1:${refusing.port}`, samTimeoutMs: TIMEOUT });
+  const other = await serve({ sam: `127.0.0.1:${refusing.port}`, ...samTimeout });
   t.teardown(() => other.close());
   const ws = await other.connect();
   t.teardown(() => ws.close());

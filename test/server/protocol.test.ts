@@ -3,6 +3,7 @@ process.env.TZ = 'America/Los_Angeles';
 
 import t from 'tap';
 import { startTestBed } from '../bed/testbed.js';
+import { PROGRAM } from '../helpers/cli.js';
 import { decryptEnCrypt, decryptSecureBasic } from '../helpers/legacy-decrypt.js';
 import { expectedBasic, loadProfile } from '../helpers/profiles.js';
 import { ask, serve } from '../helpers/served.js';
@@ -11,6 +12,7 @@ const bed = await startTestBed();
 t.teardown(() => bed.stop());
 const served = await serve();
 t.teardown(() => served.close());
+t.comment(`testing ${PROGRAM}`);
 
 const chen = loadProfile('chen');
 const card = bed.card(chen);

@@ -54,9 +54,9 @@ t.test('cert init, status, install, renew, uninstall', async (t) => {
 t.test('errors are one CliFailure line', async (t) => {
   const { root, dir, run } = await setup(t);
   await t.rejects(run('cert', 'status', '--config-dir', dir), new CliFailure(`no certificate in ${dir}; run \`nhiicc cert init\``));
-  const err = await run('hosts', 'install', '--hosts-file', path.join(root, 'none')).catch((e: unknown) => e);
+  const err = await run('hosts', 'install', '--hosts-file', path.join(root, 'none', 'hosts')).catch((e: unknown) => e);
   t.ok(err instanceof CliFailure, 'library errors become CliFailure');
-  t.match((err as Error).message, /^hosts file .*none does not exist$/);
+  t.match((err as Error).message, /^cannot write .*none\/hosts: its folder .*none does not exist$/);
   await t.rejects(run('browser-policy', 'install'), new CliFailure('not confirmed: re-run with --yes to write the policies'));
 });
 

@@ -1,4 +1,4 @@
-import type { RunResult, Runner } from '../../src/trust/runner.js';
+import type { RunOptions, RunResult, Runner } from '../../src/trust/runner.js';
 
 export interface Recorded {
   runner: Runner;
@@ -8,15 +8,17 @@ export interface Recorded {
 }
 
 /** Answers each command with `respond` (exit 0, no output by default) and records it. */
-export function recordingRunner(respond: (line: string, cmd: string, args: string[]) => Partial<RunResult> | undefined = () => undefined): Recorded {
+export function recordingRunner(
+  respond: (line: string, cmd: string, args: string[], opts: RunOptions) => Partial<RunResult> | undefined | Promise<Partial<RunResult> | undefined> = () => undefined,
+): Recorded {
   const lines: string[] = [];
   return {
     lines,
     clear: () => void lines.splice(0),
-    runner: async (cmd, args) => {
+    runner: async (cmd, args, opts = {}) => {
       const line = [cmd, ...args].join(' ');
       lines.push(line);
-      return { code: 0, stdout: '', stderr: '', ...respond(line, cmd, args) };
+      return { code: 0, stdout: '', stderr: '', ...(await respond(line, cmd, args, opts)) };
     },
   };
 }

@@ -88,11 +88,6 @@ t.test('wine msiexec /i installs the .msi under Program Files; the service wrapp
   t.match(log, /^nhiicc: 6\/6 doctor:/m, 'all of them');
   t.ok(fs.existsSync(bed.hostPath(`${DATA}\\ca.crt`)), 'the certificate is made');
   t.match(hostsFile(), HOSTS_LINE, 'iccert.nhi.gov.tw is in the Windows hosts file');
-  // INTERIM, until the packages carry koffi's binary for their target (issue 13, point 1).
-  if (process.env.NHIICC_WINE_KOFFI) {
-    fs.cpSync(process.env.NHIICC_WINE_KOFFI, bed.hostPath(`${INSTALL}\\app\\node_modules\\@koromix\\koffi-win32-x64`), { recursive: true });
-    t.comment("INTERIM: copied koffi's win32-x64 binary into the installed app, which the .msi does not carry yet");
-  }
 });
 
 t.test('the installed node.exe runs the installed app: nhiicc read --json prints the virtual card (HKSCS name)', async (t) => {
@@ -196,7 +191,6 @@ t.test('the card removed: the service sees it within 1 s and answers 8013; inser
 
 t.test('wine msiexec /x removes the files', async (t) => {
   serve?.child.kill('SIGKILL');
-  if (process.env.NHIICC_WINE_KOFFI) fs.rmSync(bed.hostPath(`${INSTALL}\\app\\node_modules\\@koromix\\koffi-win32-x64`), { recursive: true }); // INTERIM, see above
   const r = await timed(t, 'msiexec /x', () => bed.run(['msiexec', '/x', msiWindowsPath, '/qn', '/l*v', 'C:\\msi-uninstall.log'], 240_000));
   t.equal(r.code, 0, 'msiexec /x exits 0');
   t.notOk(fs.existsSync(bed.hostPath(INSTALL)), `${INSTALL} is gone`);

@@ -6,12 +6,12 @@
 // runs in new mount, network and pid namespaces (windows-msi.in-namespace.ts),
 // so it never sees the host's pcscd, ports or mounts, and whatever it
 // started ends with it.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import tap, { type Test } from 'tap';
 import { have, REPO } from '../installers/helpers.js';
-import { ensureRootfs, TEST_CACHE } from '../rootfs/rootfs.js';
+import { ensureRootfs } from '../rootfs/rootfs.js';
 import { WINE_ROOTFS } from './wine-bed.js';
 
 const INNER = path.join(import.meta.dirname, 'windows-msi.in-namespace.ts');
@@ -34,20 +34,6 @@ function timed<T>(t: Test, what: string, step: () => T): T {
   }
 }
 
-/** INTERIM: koffi's win32-x64 binary, which the .msi does not carry yet (issue 13, point 1). */
-function koffiWin32(): string {
-  const version = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules', 'koffi', 'package.json'), 'utf8')) as { version: string }).version;
-  const dir = path.join(TEST_CACHE, 'wine', `koffi-win32-x64-${version}`);
-  if (!fs.existsSync(dir)) {
-    fs.mkdirSync(path.dirname(dir), { recursive: true });
-    const tmp = fs.mkdtempSync(`${dir}.making-`);
-    execFileSync('npm', ['pack', `@koromix/koffi-win32-x64@${version}`, '--pack-destination', tmp, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    execFileSync('tar', ['-xzf', path.join(tmp, `koromix-koffi-win32-x64-${version}.tgz`), '-C', tmp]);
-    fs.renameSync(path.join(tmp, 'package'), dir);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  return dir;
-}
 
 tap.test('the Windows .msi under Wine: install, read, serve over wss, idle CPU, card out and in, uninstall', { skip: missing }, async (t) => {
   // Making the root filesystem (once) may take minutes; the budget (this
@@ -63,13 +49,12 @@ tap.test('the Windows .msi under Wine: install, read, serve over wss, idle CPU, 
   const msi = built.stdout.trim().split('\n').at(-1) ?? '';
   if (built.status !== 0 || !msi.endsWith('.msi')) throw new Error(`npm run package -- msi failed (${built.status}): ${built.stderr.slice(-2000)}`);
   t.comment(`${path.relative(REPO, msi)}: ${(fs.statSync(msi).size / 1e6).toFixed(1)} MB`);
-  const koffi = timed(t, "INTERIM: koffi's win32-x64 package from the npm registry (cached)", koffiWin32);
 
   await t.spawn(
     'unshare',
     // --kill-child: the namespaces' first process, and with it all the rest, ends with unshare.
     ['--mount', '--net', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private', process.execPath, ...process.execArgv, INNER],
-    { env: { ...process.env, NHIICC_WINE_ROOTFS: rootfs, NHIICC_WINE_MSI: msi, NHIICC_WINE_KOFFI: koffi }, timeout: BUDGET_MS - (Date.now() - started) },
+    { env: { ...process.env, NHIICC_WINE_ROOTFS: rootfs, NHIICC_WINE_MSI: msi }, timeout: BUDGET_MS - (Date.now() - started) },
     'in its own mount, network and pid namespaces',
   );
   t.comment(`the Windows test took ${((Date.now() - started) / 1000).toFixed(0)} s after the root filesystem (budget ${BUDGET_MS / 1000} s)`);

@@ -3,7 +3,7 @@
 // The Service Control Manager only talks to processes that speak its protocol
 // (StartServiceCtrlDispatcher); node.exe does not, so a ServiceInstall on
 // node.exe directly would time out at start. This wrapper is that protocol and
-// nothing else: it starts "<dir>\node\node.exe <dir>\app\dist\cli.js serve",
+// nothing else: it starts "<dir>\node\node.exe <dir>\app\nhiicc.mjs serve",
 // appends the child's output to %ProgramData%\nhiicc\logs\nhiicc.log, and
 // exits with an error when the child dies so the SCM's failure actions
 // (nhiicc.wxs: restart) take over. WinSW or node-windows would do the same
@@ -42,7 +42,7 @@ public sealed class NhiiccService : ServiceBase
         log.AutoFlush = true;
 
         var psi = new ProcessStartInfo(Path.Combine(dir, "node", "node.exe"));
-        psi.Arguments = "--max-semi-space-size=1 \"" + Path.Combine(dir, "app", "dist", "cli.js") + "\" serve --config-dir \"" + data + "\"";
+        psi.Arguments = "--max-semi-space-size=1 --heap-growing-percent=50 --no-maglev \"" + Path.Combine(dir, "app", "nhiicc.mjs") + "\" serve --config-dir \"" + data + "\"";
         psi.WorkingDirectory = Path.Combine(dir, "app");
         psi.UseShellExecute = false;
         psi.CreateNoWindow = true;
