@@ -34,7 +34,6 @@ function timed<T>(t: Test, what: string, step: () => T): T {
   }
 }
 
-
 tap.test('the Windows .msi under Wine: install, read, serve over wss, idle CPU, card out and in, uninstall', { skip: missing }, async (t) => {
   // Making the root filesystem (once) may take minutes; the budget (this
   // file's whole timeout, so the runner's too) starts after it.
