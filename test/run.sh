@@ -11,7 +11,8 @@ say() { echo "[test setup] $*"; }
 # compiled), NSS and browser for trust and page tests, packaging tools for the
 # installer tests (dpkg-dev and binutils for the .deb's library dependencies
 # and stripping, lintian to check it), and mmdebstrap + systemd-container to
-# boot Debian 12 and 13 for the .deb test.
+# boot Debian 12 and 13 for the .deb test; mmdebstrap also makes the Windows
+# test's Debian 13 with Wine.
 declare -A NEED=(
   [pcscd]=pcscd
   [vsmartcard-vpcd]=vsmartcard-vpcd

@@ -108,6 +108,8 @@ export async function buildMsi(): Promise<string> {
     const rel = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, k === 'Version' ? v : path.relative(work, v)]));
     const args = Object.entries({ ...rel, WIXL: '1' }).flatMap(([k, v]) => ['-D', `${k}=${v}`]);
     execFileSync('wixl', ['-a', 'x64', ...args, '-o', out, 'nhiicc.wxs', 'files.wxs'], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
+    // The service component's condition, which wixl 0.101 cannot write (nhiicc.wxs).
+    execFileSync('msibuild', [out, '-q', "UPDATE `Component` SET `Condition` = 'NOT WINE_DETECTED' WHERE `Component` = 'ServiceComponent'"], { stdio: 'inherit' });
   } else {
     throw new Error('no MSI toolchain: WiX v3 (candle, light) on Windows, or wixl (apt-get install wixl)');
   }

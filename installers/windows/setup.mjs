@@ -1,9 +1,12 @@
 // Windows install/uninstall steps, run by the MSI's deferred custom actions
 // with the bundled node.exe (nhiicc.wxs):
-//   node setup.mjs install    after files are in place, before the service starts
-//   node setup.mjs doctor     after the service started; never fails
-//   node setup.mjs uninstall [--purge]   after the service was removed
-// The service itself is installed, started, stopped and removed by the MSI.
+//   node setup.mjs install [--wine]    after files are in place, before the service starts
+//   node setup.mjs doctor [--wine]     after the service started; never fails
+//   node setup.mjs uninstall [--purge] [--wine]   after the service was removed
+// The service itself is installed, started, stopped and removed by the MSI;
+// under Wine (--wine, set by the MSI) it leaves the service out.
+// Windows Installer keeps no output of these steps: they also go to
+// %ProgramData%\nhiicc\setup.log.
 import { spawnSync } from 'node:child_process';
 import dns from 'node:dns/promises';
 import fs from 'node:fs';
@@ -17,14 +20,29 @@ const cli = path.join(install, 'app', 'nhiicc.mjs');
 const configDir = path.join(process.env.ProgramData ?? 'C:\\ProgramData', 'nhiicc');
 const NAME = 'iccert.nhi.gov.tw';
 
-const say = (msg) => process.stdout.write(`nhiicc: ${msg}\n`);
-const warn = (msg) => process.stdout.write(`nhiicc: WARNING: ${msg}\n`);
+const setupLog = path.join(configDir, 'setup.log');
+// A custom action's stdout leads nowhere; under Wine writing to it fails
+// later, asynchronously, which would end the steps half-way.
+process.stdout.on('error', () => {});
+function record(text) {
+  process.stdout.write(text);
+  try {
+    fs.mkdirSync(path.dirname(setupLog), { recursive: true });
+    fs.appendFileSync(setupLog, text);
+  } catch {
+    // The log is a convenience; a step never fails over it.
+  }
+}
+const say = (msg) => record(`nhiicc: ${msg}\n`);
+const warn = (msg) => record(`nhiicc: WARNING: ${msg}\n`);
 function nhiicc(...args) {
   const r = spawnSync(node, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NHIICC_CONFIG_DIR: configDir } });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-  if (out) process.stdout.write(out.replace(/^/gm, '    ') + '\n');
+  if (out) record(out.replace(/^/gm, '    ') + '\n');
   return r.status === 0;
 }
+const SERVICE_SKIPPED_UNDER_WINE =
+  'skipped under Wine: the service wrapper nhiicc-service.exe is a .NET program for the Windows service control manager, which Wine cannot run here, so Windows Installer left it out';
 
 function checkOfficial() {
   const q = spawnSync('sc.exe', ['query', 'mNHIICC'], { encoding: 'utf8' });
@@ -34,7 +52,8 @@ function checkOfficial() {
   warn('then restart nhiicc: sc.exe start nhiicc');
 }
 
-async function doInstall() {
+async function doInstall(wine) {
+  say(`install (${new Date().toISOString()})`);
   checkOfficial();
   say(`1/6 files in place: ${install}`);
   fs.mkdirSync(configDir, { recursive: true });
@@ -50,37 +69,42 @@ async function doInstall() {
   if (resolved.some((a) => a.address === '127.0.0.1')) say(`4/6 hosts: ${NAME} already resolves to 127.0.0.1, hosts file left alone`);
   else if (nhiicc('hosts', 'install')) say(`4/6 hosts: added 127.0.0.1 ${NAME} to the hosts file`);
   else warn(`4/6 hosts: \`nhiicc hosts install\` failed; add "127.0.0.1 ${NAME}" to C:\\Windows\\System32\\drivers\\etc\\hosts`);
-  say('5/6 service: Windows Installer now installs and starts the service "nhiicc"');
+  if (wine) say(`5/6 service: ${SERVICE_SKIPPED_UNDER_WINE}; run "${node}" "${cli}" serve yourself`);
+  else say('5/6 service: Windows Installer now installs and starts the service "nhiicc"');
 }
 
-function doDoctor() {
+function doDoctor(wine) {
   // Restart on failure: WiX builds also set it with util:ServiceConfig; the
   // wixl build cannot, so this makes both MSIs behave the same.
-  spawnSync('sc.exe', ['failure', 'nhiicc', 'reset=', '86400', 'actions=', 'restart/5000/restart/5000/restart/30000'], { stdio: 'ignore' });
+  if (wine) say(`service restart policy: ${SERVICE_SKIPPED_UNDER_WINE}`);
+  else spawnSync('sc.exe', ['failure', 'nhiicc', 'reset=', '86400', 'actions=', 'restart/5000/restart/5000/restart/30000'], { stdio: 'ignore' });
   say('6/6 doctor:');
   if (!nhiicc('doctor')) say('    (doctor reported problems above; the installation itself is complete)');
 }
 
-function doUninstall(purge) {
-  say('1/4 service: "nhiicc" stopped and removed by Windows Installer');
+function doUninstall(purge, wine) {
+  say(`uninstall (${new Date().toISOString()})`);
+  say(wine ? `1/4 service: none, ${SERVICE_SKIPPED_UNDER_WINE} at install` : '1/4 service: "nhiicc" stopped and removed by Windows Installer');
   if (nhiicc('cert', 'uninstall')) say('2/4 trust: nhiicc CA removed');
   else warn('2/4 trust: `nhiicc cert uninstall` failed');
   if (nhiicc('hosts', 'uninstall')) say("3/4 hosts: nhiicc's line removed from the hosts file (if it was there)");
   else warn('3/4 hosts: `nhiicc hosts uninstall` failed');
   say('4/4 files: Windows Installer removes the program folder');
   if (purge) {
+    // Said first: the log goes with the folder.
+    say(`purge: removing ${configDir}`);
     fs.rmSync(configDir, { recursive: true, force: true });
-    say(`purge: removed ${configDir}`);
   }
 }
 
-const [cmd, flag] = process.argv.slice(2);
+const [cmd, ...flags] = process.argv.slice(2);
+const wine = flags.includes('--wine');
 try {
-  if (cmd === 'install') await doInstall();
-  else if (cmd === 'doctor') doDoctor();
-  else if (cmd === 'uninstall') doUninstall(flag === '--purge');
+  if (cmd === 'install') await doInstall(wine);
+  else if (cmd === 'doctor') doDoctor(wine);
+  else if (cmd === 'uninstall') doUninstall(flags.includes('--purge'), wine);
   else {
-    process.stderr.write('usage: setup.mjs install|doctor|uninstall [--purge]\n');
+    process.stderr.write('usage: setup.mjs install|doctor|uninstall [--purge] [--wine]\n');
     process.exitCode = 2;
   }
 } catch (err) {

@@ -142,15 +142,22 @@ export class ReaderMonitor {
     return changed ? 'cards' : 'nothing';
   }
 
-  /** A pause that stop() cuts short. */
+  /**
+   * A pause that stop() cuts short. Its listener goes when it ends: under
+   * Wine a pause follows every wait, four a second for as long as the
+   * service runs.
+   */
   private pause(ms: number): Promise<void> {
+    const signal = this.wake.signal;
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wake.signal.addEventListener('abort', done, { once: true });
+      signal.addEventListener('abort', done, { once: true });
     });
   }
 

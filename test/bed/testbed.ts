@@ -37,7 +37,8 @@ export function ensurePackages(): void {
   execFileSync('apt-get', ['install', '-y', ...missing], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
-function listeningPorts(): Set<number> {
+/** TCP ports something listens on, in this network namespace. */
+export function listeningPorts(): Set<number> {
   const ports = new Set<number>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';

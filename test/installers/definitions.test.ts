@@ -106,3 +106,17 @@ t.test('launchd plist: parses and has the required keys', { skip: have('python3'
   t.equal(plist.StandardOutPath, '/Library/Logs/nhiicc/nhiicc.log');
   t.equal(plist.StandardErrorPath, '/Library/Logs/nhiicc/nhiicc.log');
 });
+
+t.test('setup.mjs (the MSI install steps) keeps a log; uninstall --purge leaves no config folder, that log included', async (t) => {
+  const programData = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-programdata-'));
+  t.teardown(() => fs.rmSync(programData, { recursive: true, force: true }));
+  const setup = path.join(REPO, 'installers', 'windows', 'setup.mjs');
+  // Off Windows its own node.exe and sc.exe are missing: each step warns, none stops the rest.
+  const env = { ...process.env, ProgramData: programData };
+  t.equal(run(process.execPath, [setup, 'uninstall', '--wine'], env).status, 0);
+  const log = fs.readFileSync(path.join(programData, 'nhiicc', 'setup.log'), 'utf8');
+  t.match(log, /^nhiicc: 1\/4 service: none, skipped under Wine/m);
+  t.match(log, /^nhiicc: 4\/4 files:/m, 'every step is logged');
+  t.equal(run(process.execPath, [setup, 'uninstall', '--purge'], env).status, 0);
+  t.notOk(fs.existsSync(path.join(programData, 'nhiicc')), 'purge removes the folder, and nothing writes it again');
+});

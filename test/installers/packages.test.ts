@@ -198,5 +198,13 @@ t.test('.msi: service and install steps', { skip: have('wixl') && have('msiinfo'
     const type = Number(actions.get(id)?.[1]);
     t.equal(type & 0x0c00, 0x0c00, `${id} is deferred and not impersonated (runs as LocalSystem)`);
     t.equal(type & 0x40, 0x40, `${id} never fails the installation`);
+    t.match(actions.get(id)?.[3], /\[NHIICC_WINE_FLAG\]$/, `${id} is told when it runs under Wine`);
   }
+  // Under Wine (test/wine/) the .NET service wrapper cannot run: it is left out, and setup.mjs says so.
+  t.same(table('RegLocator')[0]?.slice(0, 4), ['WineHidBus', '2', 'System\\CurrentControlSet\\Services\\winebus', 'ImagePath'], 'Wine is found by its HID bus service');
+  t.same(table('AppSearch')[0], ['WINE_DETECTED', 'WineHidBus']);
+  t.equal(table('Component').find((r) => r[0] === 'ServiceComponent')?.[4], 'NOT WINE_DETECTED', 'the service wrapper is left out under Wine');
+  t.same(table('CreateFolder')[0], ['INSTALLDIR', 'InstallDirComponent'], 'the program folder has a component of its own, so uninstall removes it then too');
+  t.same(actions.get('NhiiccWineFlag')?.slice(2, 4), ['NHIICC_WINE_FLAG', '--wine']);
+  t.ok(seq.get('NhiiccWineFlag')! < seq.get('InstallInitialize')!, 'the flag is set before the deferred steps are scheduled');
 });

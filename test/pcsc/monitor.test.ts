@@ -50,7 +50,9 @@ function machine(mode: { waitsForChange: boolean; pnp: boolean }) {
       }
       for (const s of states) {
         const now = stateOf(s);
-        s.eventState = now === s.currentState ? now : now | SCARD_STATE_CHANGED;
+        // Wine (measured): a reader's state comes back marked changed even when it is not.
+        const changed = now !== s.currentState || (!mode.waitsForChange && s.reader !== PNP_NOTIFICATION);
+        s.eventState = changed ? now | SCARD_STATE_CHANGED : now;
         s.atr = now & SCARD_STATE_PRESENT ? Buffer.from('3B00', 'hex') : Buffer.alloc(0);
       }
       return cancelled ? SCARD_E_CANCELLED : SCARD_S_SUCCESS;
@@ -156,6 +158,25 @@ t.test('Wine: a wait that returns at once with nothing changed does not spin, an
   m.insert('R1');
   await until(() => events.includes('R1 card'));
   t.ok(Date.now() - inserted <= FAST.idleMs * 3, `the card was seen after ${Date.now() - inserted} ms`);
+});
+
+t.test('Wine: the pauses between waits leave no listener behind (hours of them must not pile up)', async (t) => {
+  const m = machine({ waitsForChange: false, pnp: true });
+  m.addReader('R1');
+  const { events, listener } = recorder();
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const monitor = new ReaderMonitor(m.w, 1, listener, port, { ...FAST, idleMs: 2 });
+  monitor.start();
+  await until(() => events.includes('R1 empty'));
+  const before = m.calls.status;
+  await until(() => m.calls.status - before > 50);
+  t.ok(m.calls.status - before > 50, `${m.calls.status - before} idle waits`);
+  await monitor.stop();
+  await sleep(10); // warnings are emitted on the next tick
+  t.same(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')), [], 'no listener leak warning');
 });
 
 t.test('macOS: no PnP pseudo-reader, so the list is read again every relistMs', async (t) => {

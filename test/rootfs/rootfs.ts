@@ -98,14 +98,18 @@ export interface Overlay {
   remove(): void;
 }
 
-/** A writable throw-away view of a base tree (kernel overlayfs). */
-export function overlay(base: string, name: string): Overlay {
+/**
+ * A writable throw-away view of a base tree (kernel overlayfs), with
+ * `layers` (from ensureLayer; topmost first) between the base and this
+ * run's changes.
+ */
+export function overlay(base: string, name: string, layers: string[] = []): Overlay {
   const runs = path.join(TEST_CACHE, 'runs');
   fs.mkdirSync(runs, { recursive: true });
   const dir = fs.mkdtempSync(path.join(runs, `${name}-`));
   const [upper, work, root] = ['upper', 'work', 'root'].map((d) => path.join(dir, d)) as [string, string, string];
   for (const d of [upper, work, root]) fs.mkdirSync(d);
-  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${base},upperdir=${upper},workdir=${work}`, root]);
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...layers, base].join(':')},upperdir=${upper},workdir=${work}`, root]);
   return {
     root,
     changes: upper,
@@ -115,4 +119,37 @@ export function overlay(base: string, name: string): Overlay {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A layer over base made once by `make` (which changes the tree it is given)
+ * and reused by later runs as one of overlay()'s layers: what a slow setup
+ * step inside the tree (a Wine prefix, say) leaves behind. Kept per base and
+ * name, so a new base makes it anew; give it a new name when `make` changes.
+ * Mounts: call it in a private mount namespace.
+ */
+export function ensureLayer(base: string, name: string, make: (root: string) => void): string {
+  const dir = path.join(TEST_CACHE, 'layers', `${path.basename(base)}+${name}`);
+  if (fs.existsSync(dir)) {
+    say(`reusing layer ${name} (${dir})`);
+    return dir;
+  }
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const started = Date.now();
+  const o = overlay(base, `layer-${name}`);
+  try {
+    make(o.root);
+    execFileSync('umount', ['-R', o.root]);
+    // Renamed into place whole: a run killed half-way leaves no layer behind.
+    try {
+      fs.renameSync(o.changes, dir);
+    } catch (err) {
+      if (!fs.existsSync(dir)) throw err;
+    }
+  } finally {
+    o.remove();
+  }
+  const size = execFileSync('du', ['-sh', dir], { encoding: 'utf8' }).split('\t')[0];
+  say(`made layer ${name} in ${Math.round((Date.now() - started) / 1000)} s, ${size} (${dir})`);
+  return dir;
 }
