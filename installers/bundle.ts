@@ -91,6 +91,12 @@ const LEFT_OUT: LeftOut[] = [
   // No route declares a schema (src/server/app.ts gives fastify compilers that refuse).
   { why: 'no route declares a schema', matches: (a) => a.path === '@fastify/ajv-compiler' || a.path === '@fastify/fast-json-stringify-compiler' },
   { why: 'nothing injects fake requests', matches: (a) => a.path === 'light-my-request' },
+  // ws tries these optional native add-ons and falls back to its own JS when
+  // require() throws. Not installed, esbuild would leave the require() to run
+  // time, where Node looks for them in every node_modules up from the
+  // program's folder: C:\node_modules, which any Windows user may create,
+  // would then give code to the service.
+  { why: "ws's JavaScript is used", matches: (a) => a.path === 'bufferutil' || a.path === 'utf-8-validate' },
 ];
 
 const leaveOut: esbuild.Plugin = {
