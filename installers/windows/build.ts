@@ -29,9 +29,9 @@ const sql = (s: string) => `'${s.replace(/'/g, "''")}'`;
 function wixlFixes(sddl: Record<string, string>): string[] {
   return [
     "UPDATE `ServiceInstall` SET `ErrorControl` = 32769 WHERE `ServiceInstall` = 'NhiiccService'",
-    'CREATE TABLE `MsiLockPermissionsEx` (`MsiLockPermissionsEx` CHAR(72) NOT NULL, `LockObject` CHAR(72) NOT NULL, `Table` CHAR(32) NOT NULL, `SDDL` LONGCHAR NOT NULL, `Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)',
+    'CREATE TABLE `MsiLockPermissionsEx` (`MsiLockPermissionsEx` CHAR(72) NOT NULL, `LockObject` CHAR(72) NOT NULL, `Table` CHAR(32) NOT NULL, `SDDLText` LONGCHAR NOT NULL, `Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)',
     ...Object.entries(sddl).map(
-      ([dir, text]) => `INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDL\`) VALUES (${sql(`${dir}Acl`)}, ${sql(dir)}, 'CreateFolder', ${sql(text)})`,
+      ([dir, text]) => `INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDLText\`) VALUES (${sql(`${dir}Acl`)}, ${sql(dir)}, 'CreateFolder', ${sql(text)})`,
     ),
   ];
 }

@@ -203,7 +203,7 @@ t.test('.msi: the service is node.exe itself, its environment, the ProgramData A
   );
   const component = service?.[11];
   const keyPath = table('Component').find((r) => r[0] === component)?.[5];
-  t.equal(files.find((r) => r[0] === keyPath)?.[2], 'node.exe', "the service's component has node.exe as its key path: Windows Installer writes the image path as that file's quoted path");
+  t.equal(files.find((r) => r[0] === keyPath)?.[2], 'node.exe', "the service's component has node.exe as its key path: the image path is that file's path, then the arguments");
   const control = table('ServiceControl')[0];
   t.equal(control?.[1], 'nhiicc');
   t.equal(Number(control?.[2]) & 0x1, 0x1, 'started on install');
