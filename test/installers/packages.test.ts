@@ -27,6 +27,18 @@ const PROGRAM = ['nhiicc.mjs', 'main.mjs', 'main.mjs.map', 'tools.mjs', 'tools.m
 /** The Windows service's control thread, in the .msi only. */
 const WINDOWS_PROGRAM = ['control-worker.mjs', 'control-worker.mjs.map'];
 
+/**
+ * What a package has of the program: on Linux the page lives in
+ * /usr/share/nhiicc/html, and the .deb keeps the bundled packages' licences
+ * in its copyright file, where Debian keeps every licence.
+ */
+function programOf(pkg: Package): string[] {
+  const linux = pkg.target.startsWith('linux-');
+  return [...PROGRAM, ...(pkg.target.startsWith('win-') ? WINDOWS_PROGRAM : [])].filter(
+    (f) => !(linux && f.startsWith('html/')) && !(pkg.name.startsWith('.deb') && f === 'THIRD-PARTY-LICENSES.txt'),
+  );
+}
+
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-packages-'));
 t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
 
@@ -140,7 +152,10 @@ for (const pkg of PACKAGES) {
     const versionFile = path.join(path.dirname(node), 'NODE-VERSION');
     if (fs.existsSync(versionFile)) t.equal(fs.readFileSync(versionFile, 'utf8').trim(), `v${pin.version}`);
 
-    t.same(filesUnder(app).sort(), [...PROGRAM, ...(pkg.target.startsWith('win-') ? WINDOWS_PROGRAM : [])].sort(), 'the bundled program: its parts, source maps, koffi.node, the check page, the licences');
+    t.same(filesUnder(app).sort(), programOf(pkg).sort(), 'the bundled program: its parts, source maps, koffi.node, the check page, the licences');
+    if (pkg.name.startsWith('.deb') || pkg.name.startsWith('.rpm')) {
+      t.same(filesUnder(path.join(root, 'usr/share/nhiicc/html')).sort(), ['ESample.html', 'esample.js'], 'the check page in /usr/share, once');
+    }
     t.notOk(files.some((f) => f.split(path.sep).includes('node_modules')), 'no node_modules tree');
     if (pkg.target.startsWith('linux-')) t.same(files.filter((f) => /^(usr\/local|opt)\//.test(f)), [], 'nothing under /usr/local or /opt');
     const runtime = files.filter((f) => path.dirname(path.join(root, f)) === path.dirname(node) && /^(node(\.exe)?|NODE-LICENSE|NODE-VERSION)$/.test(path.basename(f)));
