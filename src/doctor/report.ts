@@ -78,18 +78,18 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
 
   const official = findOfficialComponent({ platform, runner, files: deps.files });
   const groups: Array<Promise<Check[]>> = [
-    guard(['pcsc-service'], async () => {
+    guard('pcsc-service', async () => {
       const asService = await deps.pcscAsServiceUser();
       if (asService.kind === 'checked') return asService.checks;
       const own = await pcscOnly(deps);
       return asService.kind === 'unknown' ? [...own, asService.note] : own;
     }),
-    guard(['certificate'], async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
-    guard(['trust-system'], () => trustChecks(options.configDir, files, trustContext, options.userConfigDir)),
-    guard(['hosts'], async () => [
+    guard('certificate', async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
+    guard('trust-system', () => trustChecks(options.configDir, files, trustContext, options.userConfigDir)),
+    guard('hosts', async () => [
       await hostsCheck({ platform, ...(options.hostsFile !== undefined ? { hostsFile: options.hostsFile } : {}), ...(deps.resolves ? { resolves: deps.resolves } : {}) }),
     ]),
-    guard(['port'], async () => [
+    guard('port', async () => [
       await portCheck({
         port: options.port,
         platform,
@@ -100,9 +100,9 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
         officialFound: (await official).length > 0,
       }),
     ]),
-    guard(['official-component'], async () => [officialComponentCheck(await official, platform)]),
-    guard(['service'], async () => [await serviceCheck({ platform, runner, files: deps.files })]),
-    guard(['browser-policy'], async () => [
+    guard('official-component', async () => [officialComponentCheck(await official, platform)]),
+    guard('service', async () => [await serviceCheck({ platform, runner, files: deps.files })]),
+    guard('browser-policy', async () => [
       await browserPolicyCheck({ platform, runner, ...(deps.linuxBrowsers ? { linuxBrowsers: deps.linuxBrowsers } : {}) }),
     ]),
   ];
@@ -119,13 +119,13 @@ export function pcscOnly(deps: Pick<DoctorDeps, 'openReaders' | 'platform'>): Pr
 }
 
 /** A check group that throws becomes one failed line instead of ending the run. */
-async function guard(ids: string[], run: () => Promise<Check[]>): Promise<Check[]> {
+async function guard(id: string, run: () => Promise<Check[]>): Promise<Check[]> {
   try {
     return await run();
   } catch (err) {
     return [
       {
-        id: ids[0]!,
+        id,
         state: 'fail',
         summary: `the check itself failed: ${(err as Error)?.message ?? String(err)}`,
         fix: 'report this at the nhiicc issue tracker with the output of `nhiicc doctor --json`',

@@ -2,7 +2,7 @@ import { webcrypto, randomBytes } from 'node:crypto';
 import { encodeNameConstraints, NAME_CONSTRAINTS_OID } from './name-constraints.js';
 import { x509 } from './x509.js';
 
-import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from './server-names.js';
+import { SERVER_DNS_NAMES } from './server-names.js';
 
 export { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES, VALIDITY_DAYS } from './server-names.js';
 
