@@ -3,8 +3,7 @@ import { defaultConfigDir } from '../config/paths.js';
 import { defaultDoctorDeps, type DoctorDeps, formatReport, pcscOnly, runDoctor } from '../doctor/report.js';
 import { PCSC_ONLY_OPTION } from '../doctor/service-user.js';
 import { DEFAULT_PORT } from '../server/service.js';
-import { failOnError } from './cert-command.js';
-import { fail } from './fail.js';
+import { fail, failOnError } from './fail.js';
 
 export interface DoctorCommandDeps extends Partial<DoctorDeps> {
   out?: (line: string) => void;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { hostsStatus, installHostsEntry, uninstallHostsEntry, type HostsOptions } from '../hosts/hosts-file.js';
-import { failOnError } from './cert-command.js';
+import { failOnError } from './fail.js';
 
 export interface HostsCommandDeps {
   resolves?: HostsOptions['resolves'];
