@@ -1,4 +1,4 @@
-import { runCommand, type Runner } from '../trust/runner.js';
+import { runCommand, type Runner } from '../util/runner.js';
 import { darwinPolicyStatus, installDarwinPolicies, uninstallDarwinPolicies } from './darwin-policy.js';
 import { installLinuxPolicies, LINUX_BROWSERS, linuxPolicyStatus, uninstallLinuxPolicies, type LinuxBrowser } from './linux-policy.js';
 import type { PolicyChange, PolicyState } from './policy-values.js';

@@ -1,4 +1,4 @@
-import { runChecked, type Runner } from '../trust/runner.js';
+import { runChecked, type Runner } from '../util/runner.js';
 import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type PolicyChange, type PolicyName, type PolicyState } from './policy-values.js';
 
 export const WINDOWS_POLICY_KEYS = [

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../tls/certificate-authority.js';
 import { CA_FILE, certificateNames, normalizeName, SERVER_CERT_FILE, SERVER_KEY_FILE, sha256Fingerprint } from '../tls/certificates.js';
 import { findNssDatabases, NSS_STORE, nssNickname } from '../trust/nss.js';
-import { COMMAND_NOT_FOUND, type Runner } from '../trust/runner.js';
+import { COMMAND_NOT_FOUND, type Runner } from '../util/runner.js';
 import { caInfo, type CaInfo, type TrustContext } from '../trust/trust-store.js';
 import { storesFor } from '../trust/trust.js';
 import { asAdmin, type Check, failed, passed, skipped, withConfigDir } from './check.js';

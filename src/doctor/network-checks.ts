@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { hostsStatus, NHI_HOST, resolvesToLoopback } from '../hosts/hosts-file.js';
 import { PROTOCOL_VERSION } from '../protocol/commands.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
-import type { Runner } from '../trust/runner.js';
+import type { Runner } from '../util/runner.js';
 import { ENABLE_SOCKET } from './service-checks.js';
 import { asAdmin, type Check, failed, passed } from './check.js';
 

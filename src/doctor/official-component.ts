@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Runner } from '../trust/runner.js';
+import type { Runner } from '../util/runner.js';
 import { type Check, failed, passed } from './check.js';
 
 export const OFFICIAL_SHARE = '/usr/local/share/NHIICC';

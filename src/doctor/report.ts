@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { LinuxBrowser } from '../browser-policy/linux-policy.js';
 import { openCardReaders } from '../pcsc/index.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
-import type { Runner } from '../trust/runner.js';
+import type { Runner } from '../util/runner.js';
 import { defaultTrustContext } from '../trust/trust.js';
 import type { TrustContext } from '../trust/trust-store.js';
 import { type Check, isOk } from './check.js';

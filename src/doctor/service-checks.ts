@@ -1,4 +1,4 @@
-import type { Runner } from '../trust/runner.js';
+import type { Runner } from '../util/runner.js';
 import { asAdmin, type Check, failed, informational, passed } from './check.js';
 import type { FileSystemView } from './official-component.js';
 

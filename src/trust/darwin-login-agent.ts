@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readIfExists } from '../util/files.js';
-import { runChecked } from './runner.js';
+import { runChecked } from '../util/runner.js';
 import type { MacUser } from './darwin-users.js';
 import { READ_TIMEOUT_MS } from './darwin-users.js';
 import type { CaRef } from './darwin-trust-settings.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { runChecked } from './runner.js';
+import { runChecked } from '../util/runner.js';
 import { emptyChange, fingerprintPrefix, type CaInfo, type Change, type TrustContext, type TrustStore } from './trust-store.js';
 import { exists, readIfExists } from '../util/files.js';
 

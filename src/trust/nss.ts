@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { COMMAND_NOT_FOUND, runChecked } from './runner.js';
+import { COMMAND_NOT_FOUND, runChecked } from '../util/runner.js';
 import { emptyChange, fingerprintPrefix, type CaInfo, type TrustContext, type TrustRecord, type TrustStore } from './trust-store.js';
 import { exists } from '../util/files.js';
 

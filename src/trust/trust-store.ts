@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { x509 } from '../tls/x509.js';
-import type { Runner } from './runner.js';
+import type { Runner } from '../util/runner.js';
 
 /** The CA a store is asked to trust, with every identifier some store needs. */
 export interface CaInfo {

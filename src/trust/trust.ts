@@ -7,7 +7,7 @@ import { darwinStore } from './darwin.js';
 import { firefoxMacStore } from './darwin-firefox.js';
 import { linuxSystemStore } from './linux.js';
 import { nssStore } from './nss.js';
-import { runCommand } from './runner.js';
+import { runCommand } from '../util/runner.js';
 import { caInfo, type CaInfo, type Change, type TrustContext, type TrustStore } from './trust-store.js';
 import { readTrustState, sameRecord, writeTrustState, type TrustedCa } from './trust-state.js';
 import { windowsStore } from './windows.js';

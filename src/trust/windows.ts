@@ -1,4 +1,4 @@
-import type { RunResult } from './runner.js';
+import type { RunResult } from '../util/runner.js';
 import { emptyChange, type TrustContext, type TrustStore } from './trust-store.js';
 
 export const WINDOWS_STORE = 'windows-root';

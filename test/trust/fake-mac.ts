@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { caRef } from '../../src/trust/darwin-trust-settings.js';
-import { TIMED_OUT, type RunOptions, type RunResult } from '../../src/trust/runner.js';
+import { TIMED_OUT, type RunOptions, type RunResult } from '../../src/util/runner.js';
 import type { TrustContext } from '../../src/trust/trust-store.js';
 import { recordingRunner, type Recorded } from './recording-runner.js';
 
