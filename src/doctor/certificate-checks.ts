@@ -1,17 +1,14 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../tls/certificate-authority.js';
-import { CA_FILE, certificateNames, normalizeName, SERVER_CERT_FILE, SERVER_KEY_FILE, sha256Fingerprint } from '../tls/certificates.js';
+import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../config/names.js';
+import { CA_FILE, certificateNames, daysLeft as daysUntil, normalizeName, RENEW_WITHIN_DAYS, SERVER_CERT_FILE, SERVER_KEY_FILE, sha256Fingerprint } from '../tls/certificates.js';
 import { findNssDatabases, NSS_STORE, nssNickname } from '../trust/nss.js';
 import { COMMAND_NOT_FOUND, type Runner } from '../util/runner.js';
 import { caInfo, type CaInfo, type TrustContext } from '../trust/trust-store.js';
 import { storesFor } from '../trust/trust.js';
 import { asAdmin, type Check, failed, passed, skipped, withConfigDir } from './check.js';
 import { darwinTrustChecks } from './darwin-trust-checks.js';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
-export const RENEW_WITHIN_DAYS = 30;
 
 /** The names a browser may use for the service: no more (a wider cert is a wider risk), no fewer. */
 export const EXPECTED_NAMES: readonly string[] = [...SERVER_DNS_NAMES, ...SERVER_IP_ADDRESSES].map(normalizeName);
@@ -54,7 +51,7 @@ export function certificateCheck(dir: string, files: CertificateFiles, now: Date
   }
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
-  const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+  const daysLeft = daysUntil(notAfter, now);
   const names = certificateNames(cert);
   const details = { dir, notAfter: notAfter.toISOString(), daysLeft, names, sha256: sha256Fingerprint(cert) };
   const until = notAfter.toISOString().slice(0, 10);

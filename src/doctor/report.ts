@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { LinuxBrowser } from '../browser-policy/linux-policy.js';
 import { openCardReaders } from '../pcsc/index.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
+import { isRoot } from '../util/is-root.js';
 import type { Runner } from '../util/runner.js';
 import { defaultTrustContext } from '../trust/trust.js';
 import type { TrustContext } from '../trust/trust-store.js';
@@ -50,7 +51,7 @@ export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDe
     files,
     openReaders: () => openCardReaders({ settleMs: 3000 }),
     pcscAsServiceUser: () =>
-      pcscChecksAsServiceUser({ platform, runner, files, isRoot: process.getuid?.() === 0, self: [process.execPath, process.argv[1]!] }),
+      pcscChecksAsServiceUser({ platform, runner, files, isRoot: isRoot(), self: [process.execPath, process.argv[1]!] }),
     probe: probePort(),
     now: () => new Date(),
     ...overrides,

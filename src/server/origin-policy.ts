@@ -1,3 +1,4 @@
+import { SERVER_HOSTS } from '../config/names.js';
 import type { Clearance } from '../protocol/commands.js';
 
 /**
@@ -14,7 +15,7 @@ const GOV_TW = /^https:\/\/([a-z0-9-]+\.)+gov\.tw(:\d{1,5})?$/;
 
 export function ownOrigins(port: number): string[] {
   const suffix = port === 443 ? '' : `:${port}`;
-  return ['iccert.nhi.gov.tw', 'localhost', '127.0.0.1', '[::1]'].map((h) => `https://${h}${suffix}`);
+  return SERVER_HOSTS.map((h) => `https://${h}${suffix}`);
 }
 
 /** `https://Example.org:443/` → `https://example.org`; undefined for what is not an origin. */

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { LAUNCHD_LABEL } from '../config/names.js';
 import { readIfExists } from '../util/files.js';
 import { runChecked } from '../util/runner.js';
 import type { MacUser } from './darwin-users.js';
@@ -17,7 +18,7 @@ import type { TrustContext } from './trust-store.js';
  * count and a copy of each CA it deals with, readable by the user (the
  * system config folder is not).
  */
-export const AGENT_LABEL = 'tw.nhiicc.trust';
+export const AGENT_LABEL = `${LAUNCHD_LABEL}.trust`;
 export const MAX_DECLINES = 2;
 
 export interface UserPaths {
