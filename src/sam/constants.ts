@@ -1,7 +1,7 @@
 /** Fixed values of the SAM protocol (docs/protocol.md §5, §6). */
 
 /** The 3DES key of the SAM handshake, shared with EnCrypt's key table. */
-export { L_KEY } from '../protocol/legacy-keys.js';
+export { L_KEY } from '../cipher/legacy-keys.js';
 
 /** Every SAM packet, either direction, ends with these three bytes. */
 export const PACKET_END = Buffer.from('<E>', 'latin1');
