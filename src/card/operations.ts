@@ -14,6 +14,9 @@ import { exchange, formatSw, SW_OK, type Transmit } from './response.js';
 /**
  * The card's multi-APDU steps, written against a bare `transmit` so that they
  * stay free of I/O: the PC/SC layer supplies it inside one transaction.
+ * Each runs on a card whose NHI applet is selected: the reader layer hands
+ * over only a card that NHI_CARD accepted (its SELECT) at the start of the
+ * same transaction (docs/protocol.md §3.6).
  */
 
 async function step(transmit: Transmit, apdu: Buffer, code: NhiCode, what: string): Promise<Buffer> {
@@ -22,16 +25,19 @@ async function step(transmit: Transmit, apdu: Buffer, code: NhiCode, what: strin
   return data;
 }
 
-export async function selectNhi(transmit: Transmit): Promise<void> {
-  await step(transmit, SELECT_NHI, '7004', 'SELECT of the NHI applet');
+/** SELECT of the NHI applet: true when the card has it (docs/protocol.md §3). */
+export async function selectNhi(transmit: Transmit): Promise<boolean> {
+  return (await exchange(transmit, SELECT_NHI)).sw === SW_OK;
 }
+
+/** The card the protocol reads, as the reader layer is told to look for it. */
+export const NHI_CARD = { name: 'an NHI card', accepts: selectNhi } as const;
 
 export interface CardProfile extends BasicProfile {
   mark: string;
 }
 
 export async function readProfile(transmit: Transmit): Promise<CardProfile> {
-  await selectNhi(transmit);
   const basic = parseBasicProfile(await step(transmit, READ_BASIC_PROFILE, '8011', 'reading the basic profile'));
   const mark = parseCardMark(await step(transmit, READ_CARD_DATA, '8010', 'reading the card data'));
   return { ...basic, mark };
@@ -39,7 +45,6 @@ export async function readProfile(transmit: Transmit): Promise<CardProfile> {
 
 /** The card id (its card number), which EnCrypt's key is made from (docs/protocol.md §5.1). */
 export async function readCardId(transmit: Transmit): Promise<Buffer> {
-  await selectNhi(transmit);
   return parseCardId(await step(transmit, READ_CARD_ID, '8001', 'reading the card id'));
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { NhiError } from '../card/errors.js';
-import { type CardProfile, readProfile } from '../card/operations.js';
+import { type CardProfile, NHI_CARD, readProfile } from '../card/operations.js';
 import { openCardReaders } from '../pcsc/index.js';
 import { fail } from './fail.js';
 
@@ -48,7 +48,7 @@ export function registerReadCommand(program: Command): void {
     .option('--json', 'print one JSON object')
     .option('--reader <name>', 'use only this reader')
     .action(async (opts: { json?: boolean; reader?: string }) => {
-      const readers = openCardReaders({ settleMs: 3000 });
+      const readers = openCardReaders({ wanted: NHI_CARD, settleMs: 3000 });
       try {
         const { reader, profile } = await readers.withCard(
           async (tx, reader) => ({ reader, profile: await readProfile(tx) }),

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { LinuxBrowser } from '../browser-policy/linux-policy.js';
+import { NHI_CARD } from '../card/operations.js';
 import { openCardReaders } from '../pcsc/index.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
 import { isRoot } from '../util/is-root.js';
@@ -49,7 +50,7 @@ export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDe
     platform,
     runner,
     files,
-    openReaders: () => openCardReaders({ settleMs: 3000 }),
+    openReaders: () => openCardReaders({ wanted: NHI_CARD, settleMs: 3000 }),
     pcscAsServiceUser: () =>
       pcscChecksAsServiceUser({ platform, runner, files, isRoot: isRoot(), self: [process.execPath, process.argv[1]!] }),
     probe: probePort(),

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { NhiError } from '../card/errors.js';
-import { selectNhi } from '../card/operations.js';
 import type { Transmit } from '../card/response.js';
 import {
   PcscUnavailableError,
@@ -18,8 +17,8 @@ import { SerialQueue } from './serial-queue.js';
 export interface ReaderStatus {
   name: string;
   cardPresent: boolean;
-  /** Known once the card answered (or refused) SELECT of the NHI applet. */
-  nhiCard?: boolean;
+  /** Known once the card was asked: whether it is the card the caller wants (CardReadersOptions.wanted). */
+  accepted?: boolean;
 }
 
 export interface PcscStatus {
@@ -57,10 +56,26 @@ interface ReaderState {
   port: ReaderPort;
   present: boolean;
   connected: boolean;
-  nhiCard?: boolean;
+  accepted?: boolean;
+}
+
+/**
+ * Which card the caller wants, decided above this layer (the NHI card:
+ * card/operations.ts NHI_CARD).
+ */
+export interface WantedCard {
+  /** What errors call it: "an NHI card". */
+  readonly name: string;
+  /**
+   * Whether the card is one. Asked at the start of every operation, inside
+   * its transaction, before the operation gets the card: what it leaves on
+   * the card (the NHI applet selected) holds for the operation.
+   */
+  accepts(transmit: Transmit): Promise<boolean>;
 }
 
 export interface CardReadersOptions {
+  wanted: WantedCard;
   /** How long to wait for the first reader list and card states. */
   settleMs?: number;
   /** First delay before opening PC/SC again after it failed or was lost; it doubles up to maxReopenMs. */
@@ -100,7 +115,7 @@ export class CardReaders implements CardAccess {
 
   constructor(
     private readonly open: OpenContext,
-    private readonly options: CardReadersOptions = {},
+    private readonly options: CardReadersOptions,
   ) {
     this.settleMs = options.settleMs ?? 2000;
     this.reopenMs = options.reopenMs ?? 1000;
@@ -124,7 +139,7 @@ export class CardReaders implements CardAccess {
       readers: [...this.readers.entries()].map(([name, r]) => ({
         name,
         cardPresent: r.present,
-        ...(r.nhiCard !== undefined ? { nhiCard: r.nhiCard } : {}),
+        ...(r.accepted !== undefined ? { accepted: r.accepted } : {}),
       })),
     };
   }
@@ -180,8 +195,25 @@ export class CardReaders implements CardAccess {
     // the card was re-inserted; only an operation that has not yet reached the
     // card is repeated.
     for (let attempt = 0; ; attempt++) {
-      const name = await this.chooseReader(options.reader);
-      const state = this.readers.get(name)!;
+      try {
+        return await this.onWantedCard(operation, options, attempt === 0);
+      } catch (err) {
+        if (err === ERR_RETRY) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Runs `operation` on the first card, in the pinned reader or any, that
+   * the wanted card's check accepts, in one transaction with that check. A
+   * card the check refused is not asked again until it is taken out.
+   */
+  private async onWantedCard<T>(operation: CardOperation<T>, options: CardAccessOptions, firstAttempt: boolean): Promise<T> {
+    const { signal } = options;
+    const { wanted } = this.options;
+    for (const [name, state] of this.candidates(options.reader)) {
+      if (state.accepted === false) continue;
       let sent = 0;
       const transmit: Transmit = async (apdu) => {
         signal?.throwIfAborted();
@@ -189,25 +221,23 @@ export class CardReaders implements CardAccess {
         try {
           return await state.port.transmit(apdu);
         } catch (err) {
-          throw this.transmitError(state, err, sent === 1 && attempt === 0);
+          throw this.transmitError(state, err, sent === 1 && firstAttempt);
         }
       };
+      if (!state.connected) await this.connect(state);
       try {
-        try {
-          await state.port.beginTransaction();
-        } catch (err) {
-          throw this.transmitError(state, err, attempt === 0);
-        }
-        try {
-          return await operation(transmit, name);
-        } finally {
-          if (state.connected) await state.port.endTransaction().catch(() => undefined);
-        }
+        await state.port.beginTransaction();
       } catch (err) {
-        if (err === ERR_RETRY) continue;
-        throw err;
+        throw this.transmitError(state, err, firstAttempt);
+      }
+      try {
+        state.accepted = await wanted.accepts(transmit);
+        if (state.accepted) return await operation(transmit, name);
+      } finally {
+        if (state.connected) await state.port.endTransaction().catch(() => undefined);
       }
     }
+    throw new NhiError('7004', `the card in the reader is not ${wanted.name}`);
   }
 
   private transmitError(state: ReaderState, err: unknown, mayRetry: boolean): unknown {
@@ -225,8 +255,8 @@ export class CardReaders implements CardAccess {
     return new NhiError('8013', `the card did not answer: ${(err as Error).message ?? String(err)}`, { cause: err });
   }
 
-  /** The pinned reader, or the first whose card answers SELECT of the NHI applet. */
-  private async chooseReader(pinned: string | undefined): Promise<string> {
+  /** The readers with a card in them: the pinned one, or all. */
+  private candidates(pinned: string | undefined): Array<[string, ReaderState]> {
     if (pinned !== undefined && !this.readers.has(pinned)) {
       throw new NhiError('8013', `reader "${pinned}" not found (readers: ${[...this.readers.keys()].join(', ') || 'none'})`);
     }
@@ -234,38 +264,15 @@ export class CardReaders implements CardAccess {
     if (candidates.length === 0) {
       throw new NhiError('8013', this.readers.size === 0 ? 'no card reader found' : 'no card in the reader');
     }
-    for (const [name, r] of candidates) {
-      if (r.nhiCard === undefined || !r.connected) await this.probe(r);
-      if (r.nhiCard) return name;
-    }
-    throw new NhiError('7004', 'the card in the reader is not an NHI card');
+    return candidates;
   }
 
-  private async probe(r: ReaderState): Promise<void> {
+  private async connect(r: ReaderState): Promise<void> {
     try {
-      if (!r.connected) {
-        await r.port.disconnect().catch(() => undefined);
-        await r.port.connect();
-        r.connected = true;
-      }
-      await selectNhi(r.port.transmit.bind(r.port));
-      r.nhiCard = true;
+      await r.port.disconnect().catch(() => undefined);
+      await r.port.connect();
+      r.connected = true;
     } catch (err) {
-      if (err instanceof NhiError && err.code === '7004') {
-        r.nhiCard = false;
-        return;
-      }
-      r.connected = false;
-      const code = scardCodeOf(err);
-      if (code === SCARD_W_RESET_CARD) {
-        // Reset by another program: reconnecting once is enough.
-        await r.port.disconnect().catch(() => undefined);
-        await r.port.connect();
-        r.connected = true;
-        await selectNhi(r.port.transmit.bind(r.port));
-        r.nhiCard = true;
-        return;
-      }
       throw new NhiError('8013', `cannot connect to the card: ${(err as Error).message ?? String(err)}`, { cause: err });
     }
   }
@@ -336,7 +343,7 @@ export class CardReaders implements CardAccess {
         if (r.present !== present || !present) {
           if (r.present !== present) this.options.log?.info({ reader: name, cardPresent: present }, 'card state');
           r.present = present;
-          r.nhiCard = undefined;
+          r.accepted = undefined;
           if (r.connected) {
             r.connected = false;
             void r.port.disconnect().catch(() => undefined);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { NHI_CARD } from '../card/operations.js';
 import { createLogger, type Logger } from '../log.js';
 import { type CardAccess, openCardReaders } from '../pcsc/index.js';
 import { DEFAULT_SAM, hSign, parseSamEndpoint } from '../sam/h-sign.js';
@@ -71,7 +72,7 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
   warnIfExpiring();
   const expiryTimer = setInterval(warnIfExpiring, DAY_MS).unref();
 
-  const card = opts.card ?? openCardReaders({ log: logger });
+  const card = opts.card ?? openCardReaders({ wanted: NHI_CARD, log: logger });
   let sam: { host: string; port: number };
   try {
     sam = parseSamEndpoint(opts.sam ?? config.sam ?? `${DEFAULT_SAM.host}:${DEFAULT_SAM.port}`);

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
+import { NHI_CARD } from '../../src/card/operations.js';
 import type { CardAccess, CardAccessOptions } from '../../src/pcsc/card-readers.js';
 import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { type CardProfileJson, VirtualCard } from '../bed/virtual-card.js';
@@ -24,9 +25,11 @@ function memoryCard(profile: CardProfileJson): CardAccess & { uses: number; sign
     signal: undefined as AbortSignal | undefined,
     withCard<T>(op: (tx: (apdu: Buffer) => Promise<Buffer>, reader: string) => Promise<T>, options?: CardAccessOptions): Promise<T> {
       access.signal = options?.signal;
-      const run = queue.then(() => {
+      const run = queue.then(async () => {
         access.uses++;
-        return op(async (apdu) => vc.answer(apdu), 'memory');
+        const transmit = async (apdu: Buffer) => vc.answer(apdu);
+        await NHI_CARD.accepts(transmit);
+        return op(transmit, 'memory');
       });
       queue = run.catch(() => undefined);
       return run;
