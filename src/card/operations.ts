@@ -7,7 +7,7 @@ import {
   READ_CARD_ID,
   SELECT_NHI,
 } from './apdu.js';
-import { NhiError, type NhiCode } from './errors.js';
+import { CardError, type CardStep } from './errors.js';
 import { type BasicProfile, parseBasicProfile, parseCardId, parseCardMark, parseCardRandom } from './profile.js';
 import { exchange, formatSw, SW_OK, type Transmit } from './response.js';
 
@@ -19,9 +19,9 @@ import { exchange, formatSw, SW_OK, type Transmit } from './response.js';
  * same transaction (docs/protocol.md §3.6).
  */
 
-async function step(transmit: Transmit, apdu: Buffer, code: NhiCode, what: string): Promise<Buffer> {
+async function step(transmit: Transmit, apdu: Buffer, name: CardStep): Promise<Buffer> {
   const { data, sw } = await exchange(transmit, apdu);
-  if (sw !== SW_OK) throw new NhiError(code, `${what} failed: card answered ${formatSw(sw)}`);
+  if (sw !== SW_OK) throw new CardError(name, `${name} failed: the card answered ${formatSw(sw)}`, sw);
   return data;
 }
 
@@ -38,27 +38,27 @@ export interface CardProfile extends BasicProfile {
 }
 
 export async function readProfile(transmit: Transmit): Promise<CardProfile> {
-  const basic = parseBasicProfile(await step(transmit, READ_BASIC_PROFILE, '8011', 'reading the basic profile'));
-  const mark = parseCardMark(await step(transmit, READ_CARD_DATA, '8010', 'reading the card data'));
+  const basic = parseBasicProfile(await step(transmit, READ_BASIC_PROFILE, 'READ basic profile'));
+  const mark = parseCardMark(await step(transmit, READ_CARD_DATA, 'READ card data'));
   return { ...basic, mark };
 }
 
 /** The card id (its card number), which EnCrypt's key is made from (docs/protocol.md §5.1). */
 export async function readCardId(transmit: Transmit): Promise<Buffer> {
-  return parseCardId(await step(transmit, READ_CARD_ID, '8001', 'reading the card id'));
+  return parseCardId(await step(transmit, READ_CARD_ID, 'READ card id'));
 }
 
 /** Card id and card random, the card's half of the SAM exchange (docs/protocol.md §6.3). */
 export async function readIdAndRandom(transmit: Transmit): Promise<{ cardId: Buffer; random: Buffer }> {
   const cardId = await readCardId(transmit);
-  const random = parseCardRandom(await step(transmit, GET_CARD_RANDOM, '8002', 'reading the card random'));
+  const random = parseCardRandom(await step(transmit, GET_CARD_RANDOM, 'GET card random'));
   return { cardId, random };
 }
 
 export async function mutualAuth(transmit: Transmit, challenge: Buffer): Promise<Buffer> {
-  const answer = await step(transmit, mutualAuthApdu(challenge), '8006', 'mutual authentication');
+  const answer = await step(transmit, mutualAuthApdu(challenge), 'MUTUAL AUTH');
   if (answer.length !== AUTH_ANSWER_LENGTH) {
-    throw new NhiError('8006', `mutual authentication answer of ${answer.length} bytes, need ${AUTH_ANSWER_LENGTH}`);
+    throw new CardError('MUTUAL AUTH', `MUTUAL AUTH answered ${answer.length} bytes, need ${AUTH_ANSWER_LENGTH}`);
   }
   return answer;
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { NhiError } from '../card/errors.js';
 import type { Transmit } from '../card/response.js';
 import {
+  NoCardError,
   PcscUnavailableError,
   SCARD_E_INVALID_HANDLE,
   SCARD_E_NO_SERVICE,
@@ -186,9 +186,9 @@ export class CardReaders implements CardAccess {
   private async runOperation<T>(operation: CardOperation<T>, options: CardAccessOptions): Promise<T> {
     const { signal } = options;
     signal?.throwIfAborted();
-    if (this.closed) throw new NhiError('7001', 'the card reader layer is shut down');
+    if (this.closed) throw new PcscUnavailableError('the card reader layer is shut down');
     if (!this.ctx) await this.tryOpen();
-    if (!this.ctx) throw new NhiError('7001', `PC/SC is unavailable: ${this.unavailable?.message ?? 'unknown reason'}`, { cause: this.unavailable });
+    if (!this.ctx) throw new PcscUnavailableError(`PC/SC is unavailable: ${this.unavailable?.message ?? 'unknown reason'}`, this.unavailable?.code, { cause: this.unavailable });
     await this.settled();
     signal?.throwIfAborted();
     // One retry covers a card reset by another program or a reconnect after
@@ -237,7 +237,7 @@ export class CardReaders implements CardAccess {
         if (state.connected) await state.port.endTransaction().catch(() => undefined);
       }
     }
-    throw new NhiError('7004', `the card in the reader is not ${wanted.name}`);
+    throw new NoCardError('not-accepted', `the card in the reader is not ${wanted.name}`);
   }
 
   private transmitError(state: ReaderState, err: unknown, mayRetry: boolean): unknown {
@@ -246,23 +246,23 @@ export class CardReaders implements CardAccess {
     if (mayRetry && code === SCARD_W_RESET_CARD) return ERR_RETRY;
     if (code === SCARD_W_REMOVED_CARD || code === SCARD_E_NO_SMARTCARD) {
       state.present = false;
-      return new NhiError('8013', 'the card was removed', { cause: err });
+      return new NoCardError('removed', 'the card was removed', { cause: err });
     }
     if (code !== undefined && SERVICE_GONE.has(code)) {
       this.scheduleReopen();
-      return new NhiError('7001', `the PC/SC service went away: ${(err as Error).message}`, { cause: err });
+      return new PcscUnavailableError(`the PC/SC service went away: ${(err as Error).message}`, code, { cause: err });
     }
-    return new NhiError('8013', `the card did not answer: ${(err as Error).message ?? String(err)}`, { cause: err });
+    return new NoCardError('unresponsive', `the card did not answer: ${(err as Error).message ?? String(err)}`, { cause: err });
   }
 
   /** The readers with a card in them: the pinned one, or all. */
   private candidates(pinned: string | undefined): Array<[string, ReaderState]> {
     if (pinned !== undefined && !this.readers.has(pinned)) {
-      throw new NhiError('8013', `reader "${pinned}" not found (readers: ${[...this.readers.keys()].join(', ') || 'none'})`);
+      throw new NoCardError('unknown-reader', `reader "${pinned}" not found (readers: ${[...this.readers.keys()].join(', ') || 'none'})`);
     }
     const candidates = [...this.readers.entries()].filter(([name, r]) => r.present && (pinned === undefined || name === pinned));
     if (candidates.length === 0) {
-      throw new NhiError('8013', this.readers.size === 0 ? 'no card reader found' : 'no card in the reader');
+      throw this.readers.size === 0 ? new NoCardError('no-reader', 'no card reader found') : new NoCardError('no-card', 'no card in the reader');
     }
     return candidates;
   }
@@ -273,7 +273,7 @@ export class CardReaders implements CardAccess {
       await r.port.connect();
       r.connected = true;
     } catch (err) {
-      throw new NhiError('8013', `cannot connect to the card: ${(err as Error).message ?? String(err)}`, { cause: err });
+      throw new NoCardError('unresponsive', `cannot connect to the card: ${(err as Error).message ?? String(err)}`, { cause: err });
     }
   }
 
@@ -372,7 +372,7 @@ export class CardReaders implements CardAccess {
       const why = err instanceof PcscUnavailableError ? err : new PcscUnavailableError(`PC/SC error: ${(err as Error)?.message ?? String(err)}`, scardCodeOf(err), { cause: err });
       // Said once per cause: a service that stays away must not fill the log.
       if (why.message !== this.unavailable?.message) {
-        this.options.log?.warn({ reason: why.message, ...(why.code !== undefined ? { code: why.code } : {}) }, 'cannot read cards until PC/SC works (pages get 7001); retrying in the background');
+        this.options.log?.warn({ reason: why.message, ...(why.code !== undefined ? { code: why.code } : {}) }, 'cannot read cards until PC/SC works (card operations fail meanwhile); retrying in the background');
       }
       this.unavailable = why;
       this.scheduleReopen();

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { type CommandContext, runCommand } from '../protocol/commands.js';
+import { SERVICE_ERROR } from '../protocol/error-codes.js';
 import { isProtocolViolation, noteOnce } from './client-faults.js';
 import type { OriginPolicy } from './origin-policy.js';
 
@@ -121,7 +122,7 @@ function serveCommands(socket: WebSocket, req: FastifyRequest, context: Omit<Com
       await result.done;
     } catch (err) {
       // runCommand answers every failure of a command itself: this is a fault of ours.
-      if (!answered) answer('8201');
+      if (!answered) answer(SERVICE_ERROR);
       try {
         req.log.error({ err, origin }, 'command step failed');
       } catch {

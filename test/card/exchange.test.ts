@@ -1,5 +1,5 @@
 import t from 'tap';
-import { exchange, getResponse, NHI_CARD, readIdAndRandom, readProfile, SELECT_NHI, withLe, mutualAuth } from '../../src/card/index.js';
+import { type CardStep, exchange, getResponse, NHI_CARD, readIdAndRandom, readProfile, SELECT_NHI, withLe, mutualAuth } from '../../src/card/index.js';
 import { VirtualCard, type CardProfileJson, mutualAuthAnswer, DEFAULT_SECRET } from '../bed/virtual-card.js';
 import profile from '../fixtures/card-chen.json' with { type: 'json' };
 
@@ -41,23 +41,23 @@ t.test('a card that answers 61xx forever is an error, not a hang', async (t) => 
   await t.rejects(exchange(async () => Buffer.from([0x61, 0x10]), SELECT_NHI), RangeError);
 });
 
-t.test('every non-9000 status word maps to the code of its step', async (t) => {
-  const steps: Array<[string, string, (tx: (a: Buffer) => Promise<Buffer>) => Promise<unknown>]> = [
-    ['00CA11', '8011', readProfile],
-    ['00CA24', '8010', readProfile],
-    ['00CA00', '8001', readIdAndRandom],
-    ['008400', '8002', readIdAndRandom],
-    ['008211', '8006', async (tx) => {
+t.test('every non-9000 status word is an error of its step, carrying the status word', async (t) => {
+  const steps: Array<[string, CardStep, (tx: (a: Buffer) => Promise<Buffer>) => Promise<unknown>]> = [
+    ['00CA11', 'READ basic profile', readProfile],
+    ['00CA24', 'READ card data', readProfile],
+    ['00CA00', 'READ card id', readIdAndRandom],
+    ['008400', 'GET card random', readIdAndRandom],
+    ['008211', 'MUTUAL AUTH', async (tx) => {
       await readIdAndRandom(tx);
       return mutualAuth(tx, Buffer.alloc(32, 7));
     }],
   ];
-  for (const [key, code, op] of steps) {
+  for (const [key, step, op] of steps) {
     for (const sw of [0x6a82, 0x6982, 0x6700, 0x6d00, 0x6e00, 0x6f00, 0x6581]) {
       const { card, transmit } = cardWith();
       card.failures.set(key, sw);
       t.ok(await NHI_CARD.accepts(transmit));
-      await t.rejects(op(transmit), { name: 'NhiError', code }, `${key} → ${sw.toString(16)} → ${code}`);
+      await t.rejects(op(transmit), { name: 'CardError', step, sw }, `${key} → ${sw.toString(16)} → ${step}`);
     }
   }
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import t from 'tap';
-import { NhiError } from '../../src/card/errors.js';
+import { NoCardError } from '../../src/pcsc/errors.js';
 import { registerDoctorCommand } from '../../src/cli/doctor-command.js';
 import { certificateCheck } from '../../src/doctor/certificate-checks.js';
 import { hostsCheck, parseLsof, parseNetstat, parseSs, portCheck, type ProbeResult } from '../../src/doctor/network-checks.js';
@@ -268,7 +268,7 @@ t.test('pcsc: unavailable, no reader, not an NHI card', async (t) => {
   t.same(none.map((c) => `${c.id}:${c.state}`), ['pcsc-service:pass', 'readers:fail', 'card:skip']);
   const foreign = await pcscChecks(
     () => fakeReaders({ available: true, readers: [{ name: 'R', cardPresent: true }] }, async () => {
-      throw new NhiError('7004', 'the card in the reader is not an NHI card');
+      throw new NoCardError('not-accepted', 'the card in the reader is not an NHI card');
     }),
     'linux',
   );

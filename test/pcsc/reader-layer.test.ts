@@ -1,5 +1,6 @@
 import t from 'tap';
 import { NHI_CARD, readProfile } from '../../src/card/operations.js';
+import { NoCardError, PcscUnavailableError } from '../../src/pcsc/errors.js';
 import { openCardReaders } from '../../src/pcsc/index.js';
 import { startTestBed } from '../bed/testbed.js';
 import { loadProfile } from '../helpers/profiles.js';
@@ -42,7 +43,7 @@ t.test('a slow card still serializes concurrent callers', async (t) => {
 
 t.test('pcscd killed and started again: the next read succeeds without restarting this process', async (t) => {
   await bed.stopPcscd();
-  await t.rejects(readers.withCard((tx) => readProfile(tx)), { code: '7001' }, 'no service: 7001');
+  await t.rejects(readers.withCard((tx) => readProfile(tx)), PcscUnavailableError, 'no service: PC/SC unavailable (7001)');
   t.equal(readers.status().available, false);
   t.match(readers.status().reason ?? '', /pcscd/);
   await bed.startPcscd();
@@ -57,7 +58,7 @@ t.test('pcscd killed and started again: the next read succeeds without restartin
 
 t.test('card removed and inserted again: the kept connection is renewed', async (t) => {
   await card.remove();
-  await t.rejects(readers.withCard((tx) => readProfile(tx)), { code: '8013' });
+  await t.rejects(readers.withCard((tx) => readProfile(tx)), NoCardError, 'no card (8013)');
   await card.insert();
   card.log.length = 0;
   const p = await readers.withCard((tx) => readProfile(tx));

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import type WebSocket from 'ws';
-import { NhiError } from '../../src/card/errors.js';
+import { SamError } from '../../src/sam/errors.js';
 import { createLogger } from '../../src/log.js';
 import { GIVE_UP_GRACE_MS } from '../../src/protocol/commands.js';
 import { buildApp } from '../../src/server/app.js';
@@ -206,7 +206,7 @@ t.test("H_Sign: the command's signal reaches the SAM, whose own code wins", asyn
   const sign = (_value: string, signal: AbortSignal) =>
     new Promise<string>((_, reject) => {
       signals.push(signal);
-      signal.addEventListener('abort', () => reject(new NhiError('8005', 'stopped')));
+      signal.addEventListener('abort', () => reject(new SamError('challenge', 'stopped')));
     });
   const { connect } = await echoApp(t, { deadlineMs: 150, sign });
   const ws = await connect();
