@@ -111,17 +111,32 @@ function copyright(info: AppInfo, prefix: string, root: string, year: number): s
       ]),
     );
   }
-  if (fs.existsSync(path.join(root, prefix, 'app', LICENSES))) {
+  // The licences of the npm packages bundled into the program go here, where
+  // Debian keeps every licence of a package, instead of beside the program.
+  const bundled = path.join(root, prefix, 'app', LICENSES);
+  if (fs.existsSync(bundled)) {
+    const text = fs.readFileSync(bundled, 'utf8');
+    fs.rmSync(bundled);
     paragraphs.push(
       para([
         ['Files', rel('app/*.mjs')],
-        ['Copyright', `the authors of the npm packages bundled into the program (see /${rel(`app/${LICENSES}`)})`],
-        ['License', `MIT and others\n Each bundled package's name, licence and licence text are in /${rel(`app/${LICENSES}`)}.`],
+        ['Copyright', 'the authors of the npm packages bundled into the program, named below'],
+        ['License', 'MIT and others'],
+        ['Comment', asField(text).slice(1)],
       ]),
     );
   }
   paragraphs.push(`License: MIT\n${MIT.split('\n').map((l) => ` ${l}`).join('\n')}`);
   return `${paragraphs.join('\n\n')}\n`;
+}
+
+/** Text as the continuation lines of a deb822 field: each line indented, empty lines as " .". */
+function asField(text: string): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => (l.trim() === '' ? ' .' : ` ${l}`))
+    .join('\n');
 }
 
 /** A native package's changelog: one entry for the version being built. */

@@ -28,7 +28,8 @@ export function linuxTree(staged: Staged, root: string): void {
   const at = (p: string) => path.join(root, p);
   fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(at(PREFIX), { recursive: true });
-  fs.cpSync(staged.app, at(`${PREFIX}/app`), { recursive: true });
+  // The page lives in /usr/share (nhiicc.service says where, NHIICC_HTML_DIR).
+  fs.cpSync(staged.app, at(`${PREFIX}/app`), { recursive: true, filter: (src) => path.relative(staged.app, src) !== 'html' });
   fs.cpSync(path.join(staged.root, 'bin'), at(`${PREFIX}/bin`), { recursive: true });
 
   fs.mkdirSync(at(`${PREFIX}/libexec`), { recursive: true });
@@ -45,11 +46,8 @@ export function linuxTree(staged: Staged, root: string): void {
   fs.mkdirSync(at(path.dirname(POLKIT_RULE)), { recursive: true });
   fs.copyFileSync(path.join(INSTALLERS_DIR, 'linux', '60-nhiicc-pcscd.rules'), at(POLKIT_RULE));
 
-  const esample = ESAMPLE_FILES.filter((f) => fs.existsSync(path.join(staged.app, 'html', f)));
   fs.mkdirSync(at(ESAMPLE_DIR), { recursive: true });
-  {
-    for (const f of esample) fs.copyFileSync(path.join(staged.app, 'html', f), at(`${ESAMPLE_DIR}/${f}`));
-  }
+  for (const f of ESAMPLE_FILES) fs.copyFileSync(path.join(staged.app, 'html', f), at(`${ESAMPLE_DIR}/${f}`));
   normalizeModes(root);
 }
 

@@ -1,15 +1,15 @@
 // Builds dist/installers/nhiicc-<version>-x64.msi from nhiicc.wxs.
 //
-// Toolchain: WiX v3 (candle/light + WixUtilExtension) when it is on PATH
-// (Windows CI), else msitools' wixl (Debian: apt-get install wixl).
-// The service wrapper (service/NhiiccService.cs) is compiled with csc.exe
-// from the in-box .NET Framework on Windows, or mono's mcs elsewhere; or
-// NHIICC_SERVICE_EXE names a prebuilt one.
+// Toolchain: WiX v3 (candle/light) when it is on PATH (Windows CI), else
+// msitools' wixl (Debian: apt-get install wixl). The service is the bundled
+// node.exe running the app (nhiicc.wxs): nothing is compiled.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { SERVICE_NAME } from '../../src/windows-service/controller.js';
 import { INSTALLERS_DIR } from '../node-runtime.js';
 import { appInfo, BUILD_DIR, log, OUT_DIR, stage } from '../stage.js';
+import { dataFolderSddl, logsFolderSddl } from './acl.js';
 
 const WIN = path.join(INSTALLERS_DIR, 'windows');
 
@@ -18,19 +18,22 @@ function onPath(cmd: string): boolean {
   return probe.status === 0;
 }
 
-function serviceExe(work: string): string {
-  if (process.env.NHIICC_SERVICE_EXE) return process.env.NHIICC_SERVICE_EXE;
-  const out = path.join(work, 'nhiicc-service.exe');
-  const src = path.join(WIN, 'service', 'NhiiccService.cs');
-  const csc = path.join(process.env.WINDIR ?? 'C:\\Windows', 'Microsoft.NET', 'Framework64', 'v4.0.30319', 'csc.exe');
-  if (process.platform === 'win32' && fs.existsSync(csc)) {
-    execFileSync(csc, ['/nologo', '/target:exe', '/platform:anycpu', `/out:${out}`, '/r:System.ServiceProcess.dll', src], { stdio: 'inherit' });
-  } else if (onPath('mcs')) {
-    execFileSync('mcs', ['-target:exe', `-out:${out}`, '-r:System.ServiceProcess.dll', src], { stdio: 'inherit' });
-  } else {
-    throw new Error('no C# compiler for the service wrapper (csc.exe on Windows, mono-mcs elsewhere), or set NHIICC_SERVICE_EXE');
-  }
-  return out;
+const sql = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * What nhiicc.wxs says and wixl 0.101 does not write, for msibuild: the
+ * service's Vital flag (msidbServiceInstallErrorControlVital: the
+ * installation fails if the service cannot be installed), and the
+ * ProgramData folders' ACLs (PermissionEx: MsiLockPermissionsEx rows).
+ */
+function wixlFixes(sddl: Record<string, string>): string[] {
+  return [
+    "UPDATE `ServiceInstall` SET `ErrorControl` = 32769 WHERE `ServiceInstall` = 'NhiiccService'",
+    'CREATE TABLE `MsiLockPermissionsEx` (`MsiLockPermissionsEx` CHAR(72) NOT NULL, `LockObject` CHAR(72) NOT NULL, `Table` CHAR(32) NOT NULL, `SDDLText` LONGCHAR NOT NULL, `Condition` CHAR(255) PRIMARY KEY `MsiLockPermissionsEx`)',
+    ...Object.entries(sddl).map(
+      ([dir, text]) => `INSERT INTO \`MsiLockPermissionsEx\` (\`MsiLockPermissionsEx\`, \`LockObject\`, \`Table\`, \`SDDLText\`) VALUES (${sql(`${dir}Acl`)}, ${sql(dir)}, 'CreateFolder', ${sql(text)})`,
+    ),
+  ];
 }
 
 const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
@@ -84,9 +87,9 @@ export async function buildMsi(): Promise<string> {
   const count = filesFragment(staged.app, files);
   log(`${count} app files in ${path.relative(process.cwd(), files)}`);
 
+  const sddl = { DataDir: dataFolderSddl(SERVICE_NAME), LogsDir: logsFolderSddl(SERVICE_NAME) };
   const vars = {
     Version: info.version,
-    ServiceExe: serviceExe(work),
     NodeExe: staged.node,
     SetupMjs: path.join(WIN, 'setup.mjs'),
   };
@@ -98,8 +101,8 @@ export async function buildMsi(): Promise<string> {
   if (onPath('candle') && onPath('light')) {
     log('WiX v3: candle + light');
     const objs = path.join(work, 'obj') + path.sep;
-    execFileSync('candle', ['-nologo', '-arch', 'x64', '-ext', 'WixUtilExtension', ...defines('-d', { WIXL: '0' }), '-out', objs, path.join(WIN, 'nhiicc.wxs'), files], { stdio: 'inherit' });
-    execFileSync('light', ['-nologo', '-ext', 'WixUtilExtension', '-sval', '-out', out, path.join(objs, 'nhiicc.wixobj'), path.join(objs, 'files.wixobj')], { stdio: 'inherit' });
+    execFileSync('candle', ['-nologo', '-arch', 'x64', ...defines('-d', { WIXL: '0', DataSddl: sddl.DataDir, LogsSddl: sddl.LogsDir }), '-out', objs, path.join(WIN, 'nhiicc.wxs'), files], { stdio: 'inherit' });
+    execFileSync('light', ['-nologo', '-sval', '-out', out, path.join(objs, 'nhiicc.wixobj'), path.join(objs, 'files.wixobj')], { stdio: 'inherit' });
   } else if (onPath('wixl')) {
     log('msitools wixl');
     // wixl only takes Source paths relative to the .wxs, so everything is
@@ -108,8 +111,7 @@ export async function buildMsi(): Promise<string> {
     const rel = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, k === 'Version' ? v : path.relative(work, v)]));
     const args = Object.entries({ ...rel, WIXL: '1' }).flatMap(([k, v]) => ['-D', `${k}=${v}`]);
     execFileSync('wixl', ['-a', 'x64', ...args, '-o', out, 'nhiicc.wxs', 'files.wxs'], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
-    // The service component's condition, which wixl 0.101 cannot write (nhiicc.wxs).
-    execFileSync('msibuild', [out, '-q', "UPDATE `Component` SET `Condition` = 'NOT WINE_DETECTED' WHERE `Component` = 'ServiceComponent'"], { stdio: 'inherit' });
+    for (const query of wixlFixes(sddl)) execFileSync('msibuild', [out, '-q', query], { stdio: 'inherit' });
   } else {
     throw new Error('no MSI toolchain: WiX v3 (candle, light) on Windows, or wixl (apt-get install wixl)');
   }

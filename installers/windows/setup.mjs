@@ -1,10 +1,12 @@
 // Windows install/uninstall steps, run by the MSI's deferred custom actions
 // with the bundled node.exe (nhiicc.wxs):
-//   node setup.mjs install [--wine]    after files are in place, before the service starts
-//   node setup.mjs doctor [--wine]     after the service started; never fails
-//   node setup.mjs uninstall [--purge] [--wine]   after the service was removed
-// The service itself is installed, started, stopped and removed by the MSI;
-// under Wine (--wine, set by the MSI) it leaves the service out.
+//   node setup.mjs install             after files are in place, before the service starts
+//   node setup.mjs doctor              after the service started; never fails
+//   node setup.mjs uninstall [--purge] after the service was removed
+// The service itself (node.exe running app\nhiicc.mjs serve --windows-service)
+// and the ProgramData folders with their ACLs are installed, started, stopped
+// and removed by the MSI; this sets what Windows Installer cannot: the
+// service's recovery.
 // Windows Installer keeps no output of these steps: they also go to
 // %ProgramData%\nhiicc\setup.log.
 import { spawnSync } from 'node:child_process';
@@ -41,8 +43,6 @@ function nhiicc(...args) {
   if (out) record(out.replace(/^/gm, '    ') + '\n');
   return r.status === 0;
 }
-const SERVICE_SKIPPED_UNDER_WINE =
-  'skipped under Wine: the service wrapper nhiicc-service.exe is a .NET program for the Windows service control manager, which Wine cannot run here, so Windows Installer left it out';
 
 function checkOfficial() {
   const q = spawnSync('sc.exe', ['query', 'mNHIICC'], { encoding: 'utf8' });
@@ -52,39 +52,50 @@ function checkOfficial() {
   warn('then restart nhiicc: sc.exe start nhiicc');
 }
 
-async function doInstall(wine) {
+async function doInstall() {
   say(`install (${new Date().toISOString()})`);
   checkOfficial();
   say(`1/6 files in place: ${install}`);
-  fs.mkdirSync(configDir, { recursive: true });
+  // The MSI made configDir: SYSTEM and administrators only, and the
+  // service's account NT SERVICE\nhiicc may read (the key included).
   if (nhiicc('cert', 'init')) say(`2/6 certificate: ready in ${configDir}`);
   else warn('2/6 certificate: `nhiicc cert init` failed');
-  // The service runs as the virtual account NT SERVICE\nhiicc: only it (and
-  // administrators) may read the key.
-  const acl = spawnSync('icacls', [configDir, '/grant', 'NT SERVICE\\nhiicc:(OI)(CI)RX', '/T', '/Q'], { encoding: 'utf8' });
-  if (acl.status !== 0) warn(`could not give NT SERVICE\\nhiicc read access to ${configDir}`);
   if (nhiicc('cert', 'install')) say('3/6 trust: the Windows Root store trusts the nhiicc CA');
   else warn('3/6 trust: `nhiicc cert install` failed');
   const resolved = await dns.lookup(NAME, { all: true }).catch(() => []);
   if (resolved.some((a) => a.address === '127.0.0.1')) say(`4/6 hosts: ${NAME} already resolves to 127.0.0.1, hosts file left alone`);
   else if (nhiicc('hosts', 'install')) say(`4/6 hosts: added 127.0.0.1 ${NAME} to the hosts file`);
   else warn(`4/6 hosts: \`nhiicc hosts install\` failed; add "127.0.0.1 ${NAME}" to C:\\Windows\\System32\\drivers\\etc\\hosts`);
-  if (wine) say(`5/6 service: ${SERVICE_SKIPPED_UNDER_WINE}; run "${node}" "${cli}" serve yourself`);
-  else say('5/6 service: Windows Installer now installs and starts the service "nhiicc"');
+  say(`5/6 service: Windows Installer now installs and starts the service "nhiicc": "${node}" "${cli}" serve --windows-service, as NT SERVICE\\nhiicc, logging to ${path.join(configDir, 'logs', 'nhiicc.log')}`);
 }
 
-function doDoctor(wine) {
-  // Restart on failure: WiX builds also set it with util:ServiceConfig; the
-  // wixl build cannot, so this makes both MSIs behave the same.
-  if (wine) say(`service restart policy: ${SERVICE_SKIPPED_UNDER_WINE}`);
-  else spawnSync('sc.exe', ['failure', 'nhiicc', 'reset=', '86400', 'actions=', 'restart/5000/restart/5000/restart/30000'], { stdio: 'ignore' });
+/** sc.exe with arguments; true when it succeeded, else a warning says so. */
+function sc(...args) {
+  const r = spawnSync('sc.exe', args, { encoding: 'utf8' });
+  if (r.status === 0) return true;
+  const said = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  warn(`sc.exe ${args.join(' ')} failed (${r.error?.code ?? `exit ${r.status}`})${said ? `: ${said}` : ''}`);
+  return false;
+}
+
+function doDoctor() {
+  // Recovery, set here for both MSI builds: Windows Installer's own
+  // MsiServiceConfigFailureActions is documented not to work as expected.
+  // Restart after 5 s, 5 s, then 30 s; the count starts again after a day
+  // without failure. The failure flag extends it to a service that reports
+  // STOPPED with an error exit code (its state machine does so when serving
+  // fails) rather than crashing.
+  const actions = sc('failure', 'nhiicc', 'reset=', '86400', 'actions=', 'restart/5000/restart/5000/restart/30000');
+  const flag = sc('failureflag', 'nhiicc', '1');
+  if (actions && flag) say('service recovery: restart after 5 s, 5 s, then 30 s (counted again after a day), also when it stops with an error');
+  else if (actions) say('service recovery: restart after 5 s, 5 s, then 30 s (counted again after a day) when it crashes');
   say('6/6 doctor:');
   if (!nhiicc('doctor')) say('    (doctor reported problems above; the installation itself is complete)');
 }
 
-function doUninstall(purge, wine) {
+function doUninstall(purge) {
   say(`uninstall (${new Date().toISOString()})`);
-  say(wine ? `1/4 service: none, ${SERVICE_SKIPPED_UNDER_WINE} at install` : '1/4 service: "nhiicc" stopped and removed by Windows Installer');
+  say('1/4 service: "nhiicc" stopped and removed by Windows Installer');
   if (nhiicc('cert', 'uninstall')) say('2/4 trust: nhiicc CA removed');
   else warn('2/4 trust: `nhiicc cert uninstall` failed');
   if (nhiicc('hosts', 'uninstall')) say("3/4 hosts: nhiicc's line removed from the hosts file (if it was there)");
@@ -98,13 +109,12 @@ function doUninstall(purge, wine) {
 }
 
 const [cmd, ...flags] = process.argv.slice(2);
-const wine = flags.includes('--wine');
 try {
-  if (cmd === 'install') await doInstall(wine);
-  else if (cmd === 'doctor') doDoctor(wine);
-  else if (cmd === 'uninstall') doUninstall(flags.includes('--purge'), wine);
+  if (cmd === 'install') await doInstall();
+  else if (cmd === 'doctor') doDoctor();
+  else if (cmd === 'uninstall') doUninstall(flags.includes('--purge'));
   else {
-    process.stderr.write('usage: setup.mjs install|doctor|uninstall [--purge] [--wine]\n');
+    process.stderr.write('usage: setup.mjs install|doctor|uninstall [--purge]\n');
     process.exitCode = 2;
   }
 } catch (err) {

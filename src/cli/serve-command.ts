@@ -35,6 +35,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'loopback address to listen on', DEFAULT_HOST)
     .option('--port <port>', 'port', port, NHI_PORT)
     .option('--config-dir <dir>', 'certificate and config folder (env NHIICC_CONFIG_DIR)')
+    .option('--html-dir <dir>', 'where the ESample page is (env NHIICC_HTML_DIR; default: beside the program)')
     .option('--sam <host:port>', `NHI SAM service for H_Sign (default ${DEFAULT_SAM.host}:${DEFAULT_SAM.port})`)
     .option('--allow-origin <origin>', 'also allow this web origin (repeatable)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
@@ -43,7 +44,8 @@ export function registerServeCommand(program: Command): void {
       `exit after this long without a connection, 0 never (env NHIICC_IDLE_EXIT; default ${IDLE_EXIT_SECONDS} when systemd passed the sockets, else never)`,
     )
     .option('--windows-service', 'run as the Windows service "nhiicc" (its definition passes this; by hand it only says so); logs to %ProgramData%\\nhiicc\\logs\\nhiicc.log')
-    .action(async (opts: { host: string; port: number; configDir?: string; sam?: string; allowOrigin: string[]; logLevel: string; idleExit?: string; windowsService?: boolean }) => {
+    .action(async (opts: { host: string; port: number; configDir?: string; sam?: string; allowOrigin: string[]; logLevel: string; htmlDir?: string; idleExit?: string; windowsService?: boolean }) => {
+      const htmlDir = opts.htmlDir ?? process.env.NHIICC_HTML_DIR;
       const idleExit = opts.idleExit ?? process.env.NHIICC_IDLE_EXIT;
       let idleExitSeconds: number | undefined;
       try {
@@ -59,6 +61,7 @@ export function registerServeCommand(program: Command): void {
         logLevel: opts.logLevel,
         ...(opts.sam !== undefined ? { sam: opts.sam } : {}),
         ...(idleExitSeconds !== undefined ? { idleExitSeconds } : {}),
+        ...(htmlDir !== undefined ? { htmlDir } : {}),
       };
       if (opts.windowsService) {
         const { serveAsWindowsService } = await import('../windows-service/serve.js');

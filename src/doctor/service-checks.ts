@@ -1,4 +1,5 @@
 import { LAUNCHD_LABEL, NHI_PORT } from '../config/names.js';
+import { windowsServiceLogFile } from '../config/paths.js';
 import type { Runner } from '../util/runner.js';
 import { asAdmin, type Check, failed, informational, passed } from './check.js';
 import type { FileSystemView } from './official-component.js';
@@ -108,7 +109,7 @@ async function windowsService(runner: Runner): Promise<Check> {
   return failed(
     id,
     `the nhiicc Windows service is not running (state ${state})`,
-    `run ${asAdmin('sc.exe start nhiicc', 'win32')}${automatic ? '' : ` and ${asAdmin('sc.exe config nhiicc start= auto', 'win32')}`}; the Event Viewer (Application log) says why it stopped`,
+    `run ${asAdmin('sc.exe start nhiicc', 'win32')}${automatic ? '' : ` and ${asAdmin('sc.exe config nhiicc start= auto', 'win32')}`}; its log ${windowsServiceLogFile()} says why it stopped`,
     details,
   );
 }

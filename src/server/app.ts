@@ -22,6 +22,8 @@ export interface AppOptions {
   context: Omit<CommandContext, 'clearance' | 'signal'>;
   maxConnections?: number;
   pingIntervalMs?: number;
+  /** Where the ESample page is; beside the program when absent. */
+  htmlDir?: string;
 }
 
 function noSchemas(): never {
@@ -79,6 +81,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     status: () => opts.context.card.status(),
     version: APP_VERSION,
     ...(opts.tls.notAfter ? { notAfter: opts.tls.notAfter } : {}),
+    ...(opts.htmlDir !== undefined ? { htmlDir: opts.htmlDir } : {}),
   });
   return app;
 }

@@ -28,6 +28,8 @@ export interface ServeOptions {
   samTimeoutMs?: number;
   /** How long one command may take (protocol/commands.ts DEFAULT_DEADLINE_MS); for tests. */
   deadlineMs?: number;
+  /** Where the ESample page is (the Linux packages keep it in /usr/share); beside the program when absent. */
+  htmlDir?: string;
   /** Listening sockets passed by systemd (listeners.ts passedSockets); read from the environment when absent. */
   passedSockets?: number[];
   /**
@@ -97,6 +99,7 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
     context: { card, sign, ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}) },
     ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
     ...(opts.pingIntervalMs !== undefined ? { pingIntervalMs: opts.pingIntervalMs } : {}),
+    ...(opts.htmlDir !== undefined ? { htmlDir: opts.htmlDir } : {}),
   });
   try {
     listening = await listen(app, { host: opts.host, port: opts.port, alsoIpv6: opts.host === DEFAULT_HOST, passed: opts.passedSockets ?? passedSockets() });

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
+import { isBuiltin } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -43,6 +44,18 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 
 t.test('nothing outside the folder: no node_modules above it', async (t) => {
   for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) t.notOk(fs.existsSync(path.join(d, 'node_modules')), `no node_modules in ${d}`);
+});
+
+t.test('every require() left in the bundle names a Node built-in: nothing is looked up in node_modules up the folder tree', async (t) => {
+  // A package the bundle does not carry would be searched for in
+  // <program>/node_modules, <program>/../node_modules, … up to C:\node_modules,
+  // a folder any Windows user may create: code the service would run.
+  for (const part of files.filter((f) => f.endsWith('.mjs'))) {
+    const text = fs.readFileSync(path.join(dir, part), 'utf8');
+    const required = [...new Set([...text.matchAll(/(?<![\w$.])require\("([^"]+)"\)/g)].map((m) => m[1]!))];
+    t.same(required.filter((name) => !isBuiltin(name)), [], `${part}: ${required.length} modules required at run time, all Node's own`);
+    t.notMatch(text, /(?<![\w$.])require\((?!["'])/, `${part}: no require() of a name made at run time`);
+  }
 });
 
 t.test('read: koffi.node beside the program reaches pcscd; the HKSCS name decodes', async (t) => {

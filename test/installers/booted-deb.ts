@@ -97,6 +97,8 @@ export async function debOnBootedDebian(t: Test, opts: BootedDebOptions): Promis
     const served = await page();
     t.equal(served.code, 0, 'curl without -k: the name resolves to loopback and the system store trusts the CA', { stderr: served.stderr });
     t.match(served.stdout, TRUSTED_TEXT, `the page says ${TRUSTED_TEXT}`);
+    const esample = await sys.run(['curl', '-sS', '--max-time', '5', 'https://iccert.nhi.gov.tw:7777/ESample.html']);
+    t.match(esample.stdout, /<html/i, 'the service serves the check page from /usr/share/nhiicc/html');
     t.equal(await sh('grep -c "iccert.nhi.gov.tw # added by nhiicc" /etc/hosts'), '1', 'one hosts line');
   });
 

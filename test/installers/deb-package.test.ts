@@ -35,6 +35,10 @@ t.test('.deb: built from a fresh clone, Debian conventions, lintian without erro
   t.same(files.filter((f) => /^\/(usr\/local|opt)\//.test(f)), [], 'nothing under /usr/local or /opt');
   t.same(files.filter((f) => f.includes('/node_modules/')), [], 'no node_modules: one bundled program');
 
+  const copyright = run('sh', ['-c', `dpkg-deb --fsys-tarfile '${deb}' | tar -xO ./usr/share/doc/nhiicc/copyright`]).stdout;
+  t.match(copyright, /^Files: usr\/lib\/nhiicc\/app\/\*\.mjs$/m, 'the copyright file covers the bundled program');
+  t.match(copyright, /^ fastify [\d.]+ \(MIT\)$/m, "with each bundled package's licence (fastify's, for one)");
+
   const control = run('dpkg-deb', ['-f', deb]).stdout;
   t.match(control, /^Depends: .*libc6 \(>= [\d.]+\).*libstdc\+\+6.*libpcsclite1, pcscd/m, 'Depends has the libraries the binaries link (dpkg-shlibdeps), the one koffi opens, and pcscd');
   t.equal(run('dpkg-deb', ['--ctrl-tarfile', deb]).status, 0);

@@ -1,6 +1,6 @@
 // Checks the service definitions: systemd unit (verify + offline security
-// score), polkit rule, launchd plist. What the packages hold is checked by
-// packages.test.ts.
+// score), polkit rule, launchd plist, the Windows install steps (setup.mjs).
+// What the packages hold is checked by packages.test.ts.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ t.test('every service definition starts node with the service node options, befo
   const definitions: Record<string, string> = {
     'systemd/nhiicc.service': fs.readFileSync(UNIT, 'utf8'),
     'launchd/tw.nhiicc.plist': fs.readFileSync(PLIST, 'utf8').replace(/<\/string>\s*<string>/g, ' '),
-    'installers/windows/service/NhiiccService.cs': fs.readFileSync(path.join(REPO, 'installers', 'windows', 'service', 'NhiiccService.cs'), 'utf8'),
+    'installers/windows/nhiicc.wxs': fs.readFileSync(path.join(REPO, 'installers', 'windows', 'nhiicc.wxs'), 'utf8'),
     'package.json start': JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start,
   };
   for (const [name, text] of Object.entries(definitions)) {
@@ -107,16 +107,38 @@ t.test('launchd plist: parses and has the required keys', { skip: have('python3'
   t.equal(plist.StandardErrorPath, '/Library/Logs/nhiicc/nhiicc.log');
 });
 
+const SETUP = path.join(REPO, 'installers', 'windows', 'setup.mjs');
+
 t.test('setup.mjs (the MSI install steps) keeps a log; uninstall --purge leaves no config folder, that log included', async (t) => {
   const programData = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-programdata-'));
   t.teardown(() => fs.rmSync(programData, { recursive: true, force: true }));
-  const setup = path.join(REPO, 'installers', 'windows', 'setup.mjs');
   // Off Windows its own node.exe and sc.exe are missing: each step warns, none stops the rest.
   const env = { ...process.env, ProgramData: programData };
-  t.equal(run(process.execPath, [setup, 'uninstall', '--wine'], env).status, 0);
+  t.equal(run(process.execPath, [SETUP, 'uninstall'], env).status, 0);
   const log = fs.readFileSync(path.join(programData, 'nhiicc', 'setup.log'), 'utf8');
-  t.match(log, /^nhiicc: 1\/4 service: none, skipped under Wine/m);
+  t.match(log, /^nhiicc: 1\/4 service: "nhiicc" stopped and removed by Windows Installer$/m);
   t.match(log, /^nhiicc: 4\/4 files:/m, 'every step is logged');
-  t.equal(run(process.execPath, [setup, 'uninstall', '--purge'], env).status, 0);
+  t.equal(run(process.execPath, [SETUP, 'uninstall', '--purge'], env).status, 0);
   t.notOk(fs.existsSync(path.join(programData, 'nhiicc')), 'purge removes the folder, and nothing writes it again');
+});
+
+t.test("setup.mjs doctor sets the service's recovery with sc.exe: restart with back-off, also when it stops with an error", async (t) => {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-sc-'));
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
+  // A stand-in sc.exe on PATH records its arguments; one that knows no
+  // failureflag (as Wine's) fails that command.
+  const calls = path.join(work, 'calls');
+  fs.writeFileSync(path.join(work, 'sc.exe'), `#!/bin/sh\necho "$*" >> ${calls}\n[ "$1" = failureflag ] && [ -n "$NO_FAILUREFLAG" ] && exit 1\nexit 0\n`, { mode: 0o755 });
+  const doctor = (extra: Record<string, string>) => {
+    const programData = fs.mkdtempSync(path.join(work, 'programdata-'));
+    fs.rmSync(calls, { force: true });
+    t.equal(run(process.execPath, [SETUP, 'doctor'], { ...process.env, PATH: `${work}:${process.env.PATH}`, ProgramData: programData, ...extra }).status, 0, 'doctor never fails');
+    return { calls: fs.readFileSync(calls, 'utf8').trim().split('\n'), log: fs.readFileSync(path.join(programData, 'nhiicc', 'setup.log'), 'utf8') };
+  };
+  const windows = doctor({});
+  t.same(windows.calls, ['failure nhiicc reset= 86400 actions= restart/5000/restart/5000/restart/30000', 'failureflag nhiicc 1'], 'restart after 5 s, 5 s, 30 s, counted again after a day; and on non-crash failures');
+  t.match(windows.log, /^nhiicc: service recovery: restart after 5 s, 5 s, then 30 s \(counted again after a day\), also when it stops with an error$/m);
+  const wine = doctor({ NO_FAILUREFLAG: '1' });
+  t.match(wine.log, /^nhiicc: WARNING: sc\.exe failureflag nhiicc 1 failed \(exit 1\)/m, 'a failed sc.exe is a warning in the log');
+  t.match(wine.log, /^nhiicc: service recovery: restart after 5 s, 5 s, then 30 s \(counted again after a day\) when it crashes$/m, 'and the log says what recovery there is');
 });

@@ -1,7 +1,9 @@
 // Windows, proven on Linux: the .msi that `npm run package -- msi` builds is
 // installed by Wine's msiexec in a Debian 13 chroot (Wine 10, whose
-// winscard.dll forwards to pcsc-lite), and its own node.exe reads the
-// virtual card and serves it over wss. Only this file's preparation runs
+// winscard.dll forwards to pcsc-lite); the service it installs (its own
+// node.exe under Wine's service control manager) reads the virtual card and
+// serves it over wss, stops and starts, also with its main thread blocked,
+// and is removed with the package. Only this file's preparation runs
 // here (the root filesystem and the .msi need the network); the test itself
 // runs in new mount, network and pid namespaces (windows-msi.in-namespace.ts),
 // so it never sees the host's pcscd, ports or mounts, and whatever it
@@ -34,7 +36,7 @@ function timed<T>(t: Test, what: string, step: () => T): T {
   }
 }
 
-tap.test('the Windows .msi under Wine: install, read, serve over wss, idle CPU, card out and in, uninstall', { skip: missing }, async (t) => {
+tap.test('the Windows .msi under Wine: install, the service serves over wss, idle CPU, card out and in, stop and start, blocked main thread, uninstall', { skip: missing }, async (t) => {
   // Making the root filesystem (once) may take minutes; the budget (this
   // file's whole timeout, so the runner's too) starts after it.
   tap.setTimeout(BUDGET_MS + 900_000);

@@ -59,8 +59,11 @@ export interface WineBed {
   hostPath(windowsPath: string): string;
   /** Runs a Windows program to its end. */
   run(args: string[], timeoutMs?: number): Promise<WineResult>;
-  /** Starts a Windows program that keeps running, with env added to the bed's. */
-  start(args: string[], env?: Record<string, string>): WineProcess;
+  /**
+   * Starts a Windows program that keeps running. Its stdin is a pipe nobody
+   * writes to: a program that reads it waits until the bed stops.
+   */
+  start(args: string[]): WineProcess;
   stop(): Promise<void>;
 }
 
@@ -96,12 +99,12 @@ function runIn(root: string, args: string[], name: string, timeoutMs: number): P
 }
 
 let runs = 0;
-function startIn(root: string, args: string[], name: string): WineProcess {
+function startIn(root: string, args: string[], name: string, stdin: 'ignore' | 'pipe' = 'ignore'): WineProcess {
   const base = path.join(root, 'tmp', `${++runs}-${name.replace(/[^\w.-]+/g, '_').slice(0, 40)}`);
   const [stdoutFile, stderrFile] = [`${base}.out`, `${base}.err`];
   const out = fs.openSync(stdoutFile, 'w');
   const err = fs.openSync(stderrFile, 'w');
-  const child = spawn('chroot', chrootArgs(root, args), { stdio: ['ignore', out, err] });
+  const child = spawn('chroot', chrootArgs(root, args), { stdio: [stdin, out, err] });
   fs.closeSync(out);
   fs.closeSync(err);
   const read = (f: string) => fs.readFileSync(f, 'utf8');
@@ -169,8 +172,7 @@ export async function startWineBed(rootfs: string): Promise<WineBed> {
       return m[1]!.toUpperCase() === 'C' ? path.join(root, PREFIX, 'drive_c', ...rest) : path.join(root, ...rest);
     },
     run: (args, timeoutMs = 120_000) => runIn(root, ['wine', ...args], path.basename(args[0]!.replace(/\\/g, '/')), timeoutMs),
-    start: (args, env = {}) =>
-      startIn(root, [...Object.entries(env).map(([k, v]) => `${k}=${v}`), 'wine', ...args], path.basename(args[0]!.replace(/\\/g, '/'))),
+    start: (args) => startIn(root, ['wine', ...args], path.basename(args[0]!.replace(/\\/g, '/')), 'pipe'),
     stop,
   };
 }
