@@ -1,3 +1,4 @@
+import { CARD_ID_LENGTH, CARD_RANDOM_LENGTH } from './apdu.js';
 import { decodeBig5, hasUndecodable } from './big5.js';
 import { CardError } from './errors.js';
 import { rocToIso } from './roc-date.js';
@@ -65,11 +66,11 @@ export function parseCardMark(data: Buffer): string {
 }
 
 export function parseCardId(data: Buffer): Buffer {
-  if (data.length < 12) throw new CardError('READ card id', `card id of ${data.length} bytes, need 12`);
-  return Buffer.from(data.subarray(0, 12));
+  if (data.length < CARD_ID_LENGTH) throw new CardError('READ card id', `card id of ${data.length} bytes, need ${CARD_ID_LENGTH}`);
+  return Buffer.from(data.subarray(0, CARD_ID_LENGTH));
 }
 
 export function parseCardRandom(data: Buffer): Buffer {
-  if (data.length < 8) throw new CardError('GET card random', `card random of ${data.length} bytes, need 8`);
-  return Buffer.from(data.subarray(0, 8));
+  if (data.length < CARD_RANDOM_LENGTH) throw new CardError('GET card random', `card random of ${data.length} bytes, need ${CARD_RANDOM_LENGTH}`);
+  return Buffer.from(data.subarray(0, CARD_RANDOM_LENGTH));
 }

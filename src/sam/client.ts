@@ -1,6 +1,7 @@
+import { AUTH_ANSWER_LENGTH, CARD_ID_LENGTH, CARD_RANDOM_LENGTH, CHALLENGE_LENGTH } from '../card/apdu.js';
 import { CardError } from '../card/errors.js';
 import { decryptPacket, encryptPacket } from './cipher.js';
-import { ANSWER_LENGTH, CARD_ID_LENGTH, CARD_RANDOM_LENGTH, CHALLENGE_LENGTH, SIGNATURE_LENGTH } from './constants.js';
+import { SIGNATURE_LENGTH } from './constants.js';
 import { SamError, type SamStep } from './errors.js';
 import { handshake } from './handshake.js';
 import { cipherFramer, plainFramer, SamSocket } from './packets.js';
@@ -98,11 +99,11 @@ export async function requestChallenge(session: SamSession, cardId: Buffer, card
 
 /** Sends the card's answer and the page's value; resolves to the 256 signature characters. */
 export async function requestSignature(session: SamSession, answer: Buffer, value: string): Promise<string> {
-  if (answer.length !== ANSWER_LENGTH) throw new CardError('MUTUAL AUTH', 'card answer of the wrong size');
+  if (answer.length !== AUTH_ANSWER_LENGTH) throw new CardError('MUTUAL AUTH', 'card answer of the wrong size');
   const { socket, key, options } = session;
   return timed(options.log, 'signature', async () => {
     const valueBytes = latin1(value);
-    const packet = Buffer.concat([latin1(`03<au=${ANSWER_LENGTH}>`), answer, latin1(`<se=${valueBytes.length}>`), valueBytes, TRAILER]);
+    const packet = Buffer.concat([latin1(`03<au=${AUTH_ANSWER_LENGTH}>`), answer, latin1(`<se=${valueBytes.length}>`), valueBytes, TRAILER]);
     await socket.send(encryptPacket(key, packet), 'card answer', options.replyTimeoutMs);
     const reply = decryptReply(key, await socket.read('signature', options.replyTimeoutMs, cipherFramer), 'signature');
     const signature = expectFramed(reply, SIGNATURE_HEAD, SIGNATURE_LENGTH, 'signature');

@@ -17,9 +17,5 @@ export const HELLO = {
 
 export const CLIENT_NONCE_LENGTH = 16;
 export const SESSION_KEY_LENGTH = 24;
-export const CARD_ID_LENGTH = 12;
-export const CARD_RANDOM_LENGTH = 8;
-export const CHALLENGE_LENGTH = 32;
-export const ANSWER_LENGTH = 16;
 export const VALUE_LENGTH = 20;
 export const SIGNATURE_LENGTH = 256;
