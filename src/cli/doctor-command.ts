@@ -1,15 +1,15 @@
 import { type Command, Option } from 'commander';
 import { NHI_HOST, NHI_PORT } from '../config/names.js';
 import { defaultConfigDir } from '../config/paths.js';
-import { defaultDoctorDeps, type DoctorDeps, formatReport, pcscOnly, runDoctor } from '../doctor/report.js';
+import { defaultDoctorDeps, type DoctorOverrides, formatReport, pcscOnly, runDoctor } from '../doctor/report.js';
 import { PCSC_ONLY_OPTION } from '../doctor/service-user.js';
 import { fail, failOnError } from './fail.js';
 
-export interface DoctorCommandDeps extends Partial<DoctorDeps> {
+export type DoctorCommandDeps = DoctorOverrides & {
   out?: (line: string) => void;
   /** Called with 1 when a check failed; the real CLI sets the process exit code. */
   setExitCode?: (code: number) => void;
-}
+};
 
 interface DoctorOpts {
   json?: boolean;

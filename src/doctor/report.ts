@@ -35,12 +35,16 @@ export interface DoctorDeps {
   resolves?: (name: string) => Promise<boolean>;
   probe: Prober;
   findListeners?: (port: number) => Promise<Listener[]>;
-  trust: Partial<TrustContext>;
+  /** Built once, by defaultDoctorDeps: the trust checks and the runner share it. */
+  trust: TrustContext;
   linuxBrowsers?: LinuxBrowser[];
   now: () => Date;
 }
 
-export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDeps {
+/** What a caller may replace; the trust context is given in part and completed once. */
+export type DoctorOverrides = Partial<Omit<DoctorDeps, 'trust'>> & { trust?: Partial<TrustContext> };
+
+export function defaultDoctorDeps(overrides: DoctorOverrides = {}): DoctorDeps {
   const platform = overrides.platform ?? process.platform;
   const base = overrides.runner ? { runner: overrides.runner } : {};
   const trust = defaultTrustContext({ platform, ...base, ...overrides.trust });
@@ -68,7 +72,6 @@ export interface DoctorReport {
 /** Runs every check; the slow groups (card, port) run side by side, the order stays fixed. */
 export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promise<DoctorReport> {
   const { platform, runner } = deps;
-  const trustContext = defaultTrustContext({ ...deps.trust, platform: deps.trust.platform ?? platform, runner: deps.trust.runner ?? runner });
   const files = await readCertificateFiles(options.configDir);
   const serverSha256 = (() => {
     try {
@@ -87,7 +90,7 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
       return asService.kind === 'unknown' ? [...own, asService.note] : own;
     }),
     guard('certificate', async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
-    guard('trust-system', () => trustChecks(options.configDir, files, trustContext, options.userConfigDir)),
+    guard('trust-system', () => trustChecks(options.configDir, files, deps.trust, options.userConfigDir)),
     guard('hosts', async () => [
       await hostsCheck({ platform, ...(options.hostsFile !== undefined ? { hostsFile: options.hostsFile } : {}), ...(deps.resolves ? { resolves: deps.resolves } : {}) }),
     ]),

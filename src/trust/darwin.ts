@@ -134,8 +134,9 @@ export function darwinStore(ctx: TrustContext): TrustStore {
       return change;
     },
 
-    async isTrusted(ca) {
-      return (await trustDomain(ctx, ca)).domain !== 'none';
+    async trustedIn(ca) {
+      const { domain, user } = await trustDomain(ctx, ca);
+      return [{ location: domain === 'user' ? `${user!.name}'s trust settings` : 'the admin trust settings', trusted: domain !== 'none' }];
     },
   };
 }

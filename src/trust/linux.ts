@@ -118,9 +118,9 @@ export function linuxSystemStore(ctx: TrustContext, layouts: SystemAnchorLayout[
       return change;
     },
 
-    async isTrusted(ca) {
+    async trustedIn(ca) {
       const l = await layout();
-      return l !== undefined && (await bundleHas(l, ca));
+      return l === undefined ? [] : [{ location: l.bundle, trusted: await bundleHas(l, ca) }];
     },
   };
 }

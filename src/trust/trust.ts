@@ -9,7 +9,7 @@ import { firefoxMacStore } from './darwin-firefox.js';
 import { linuxSystemStore } from './linux.js';
 import { nssStore } from './nss.js';
 import { runCommand } from '../util/runner.js';
-import { caInfo, type CaInfo, type Change, type TrustContext, type TrustStore } from './trust-store.js';
+import { caInfo, type CaInfo, type Change, isTrusted, type TrustContext, type TrustStore } from './trust-store.js';
 import { readTrustState, sameRecord, writeTrustState, type TrustedCa } from './trust-state.js';
 import { windowsStore } from './windows.js';
 
@@ -126,7 +126,7 @@ export async function trustStatus(dir: string, options: TrustOptions = {}): Prom
       store: store.name,
       label: store.label,
       available,
-      trusted: available && (await store.isTrusted(current).catch(() => false)),
+      trusted: available && (await isTrusted(store, current).catch(() => false)),
     });
   }
   return result;
