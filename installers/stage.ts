@@ -1,6 +1,7 @@
 // Puts the program as the packages install it into a staging folder, for one
 // target, shared by every format's builder:
-//   <root>/app/   the bundled program (bundle.ts) with the target's koffi.node, README.md
+//   <root>/app/   the bundled program (bundle.ts) with its html/ page and the target's
+//                 koffi.node (the Windows service's control thread on Windows only), README.md
 //   <root>/bin/   node[.exe] for the target, NODE-LICENSE, NODE-VERSION
 // and checks that every binary in it is built for that target.
 import { spawnSync } from 'node:child_process';

@@ -61,7 +61,8 @@ interface ReaderState {
 
 /**
  * Which card the caller wants, decided above this layer (the NHI card:
- * card/operations.ts NHI_CARD).
+ * card/operations.ts NHI_CARD, a card that accepts SELECT of the NHI
+ * applet; docs/protocol.md §3 and §3.6).
  */
 export interface WantedCard {
   /** What errors call it: "an NHI card". */
@@ -207,7 +208,8 @@ export class CardReaders implements CardAccess {
   /**
    * Runs `operation` on the first card, in the pinned reader or any, that
    * the wanted card's check accepts, in one transaction with that check. A
-   * card the check refused is not asked again until it is taken out.
+   * card the check refused is not asked again until it is taken out; when no
+   * card is accepted the failure is `not-accepted` (docs/protocol.md §3.6).
    */
   private async onWantedCard<T>(operation: CardOperation<T>, options: CardAccessOptions, firstAttempt: boolean): Promise<T> {
     const { signal } = options;

@@ -19,7 +19,7 @@ export interface SamConnectionOptions {
   port: number;
   connectTimeoutMs: number;
   replyTimeoutMs: number;
-  /** Aborting it closes the connection: the step under way fails with its code. */
+  /** Aborting it closes the connection: the step under way fails as itself. */
   signal?: AbortSignal;
   log?: SamLog;
 }

@@ -16,11 +16,11 @@ export interface SamOptions {
   replyTimeoutMs?: number;
   /** Use only this card reader (as `CardAccess.withCard` takes it). */
   reader?: string;
-  /** Gets step names, durations and codes; never card data, keys or the signature. */
+  /** Gets step names, durations and the step that failed; never card data, keys or the signature. */
   log?: SamLog;
   /**
    * Aborting it stops the signing: the SAM step under way fails at once with
-   * its own code, and the card layer releases the card.
+   * as its own step, and the card layer releases the card.
    */
   signal?: AbortSignal;
 }
@@ -69,7 +69,7 @@ const VALUE_PATTERN = new RegExp(`^0001[0-9]{${VALUE_LENGTH - 4}}$`);
  * card work longer than the challenge round trip.
  */
 export async function hSign(card: CardAccess, value: string, options: SamOptions): Promise<string> {
-  // No source assigns a code to a malformed value (docs/protocol.md §2.6).
+  // No source assigns a code to a malformed value (docs/protocol.md §2.6): it fails as the `value` step.
   // A SAM that refused the signing packet would fail the signature step,
   // which pages show as a SAM transport error; we answer that without asking
   // the SAM.

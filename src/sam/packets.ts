@@ -54,7 +54,7 @@ export class SamSocket {
     });
     socket.on('error', (err) => this.end(`connection error: ${err.message}`));
     socket.on('end', () => this.end('the SAM closed the connection'));
-    // Stopping closes the connection: the step waiting on it then fails at once with its own code.
+    // Stopping closes the connection: the step waiting on it then fails at once, as itself.
     const stop = () => {
       socket.destroy();
       this.end(stoppedBy(signal!));

@@ -21,7 +21,8 @@ export const MAX_FRAME_BYTES = 4096;
 export const MAX_UNANSWERED = 8;
 
 /**
- * `/echo`: the official text protocol, one reply per text frame. Each
+ * `/echo`: the official text protocol (docs/protocol.md §1 frames, §2
+ * commands), one reply per text frame. Each
  * connection runs its commands one at a time, in order, so it has at most one
  * operation queued at the card layer: connections take turns at the card, and
  * a new one waits for at most one operation of every other busy connection.

@@ -2,7 +2,8 @@ import { SERVER_HOSTS } from '../config/names.js';
 
 /**
  * DNS rebinding guard: a page on evil.example that makes its name resolve to
- * 127.0.0.1 still sends `Host: evil.example`, so only our own names pass.
+ * 127.0.0.1 still sends `Host: evil.example`, so only our own names pass
+ * (docs/protocol.md §1, the `Host` header rule).
  */
 const ALLOWED_HOSTS = new Set(SERVER_HOSTS);
 

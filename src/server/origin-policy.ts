@@ -5,7 +5,7 @@ import type { Clearance } from '../protocol/commands.js';
  * Who may use the protocol. Government pages (`https://*.gov.tw`, any port)
  * and the daemon's own pages get everything; a local file (the ESample page
  * opened from disk sends `Origin: null` or `file://`) may only ask the
- * version; every other origin is refused at the upgrade.
+ * version; every other origin is refused at the upgrade (docs/protocol.md §1).
  */
 export interface OriginPolicy {
   clearance(origin: string | undefined): Clearance | 'refused';

@@ -4,7 +4,7 @@ import { APP_VERSION } from '../version.js';
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** `/`: the page the manuals tell users to open to check the certificate. */
+/** `/`: the page the manuals tell users to open to check the certificate (docs/protocol.md §1, TLS). */
 export function trustedPage(): string {
   return `<!doctype html>
 <html lang="zh-Hant"><head><meta charset="utf-8"><title>nhiicc 健保卡元件</title>
