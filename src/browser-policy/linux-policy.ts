@@ -27,7 +27,7 @@ export const LINUX_BROWSERS: LinuxBrowser[] = [
 /** The whole file is ours: Chrome merges every JSON file in the folder. */
 export function policyDocument(): string {
   const doc = Object.fromEntries(POLICY_NAMES.map((name) => [name, [...ALLOWED_URL_PATTERNS]]));
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /** One JSON file of ours in each installed browser's managed policy folder. */

@@ -20,7 +20,9 @@ interface DoctorOpts {
 }
 
 export function registerDoctorCommand(program: Command, deps: DoctorCommandDeps = {}): void {
-  const { out = (line: string) => console.log(line), setExitCode = (code: number) => void (process.exitCode = code), ...doctorDeps } = deps;
+  const { out = (line: string) => console.log(line), setExitCode = (code: number) => {
+      process.exitCode = code;
+    }, ...doctorDeps } = deps;
   program
     .command('doctor')
     .description('check everything NHI web pages need from this computer, with the fix for each problem')

@@ -106,7 +106,7 @@ async function systemTrustCheck(ca: CaInfo, ctx: TrustContext, install: string):
       ? passed(id, `the ${store.label} trusts the nhiicc CA`, details)
       : failed(id, `the ${store.label} does not trust the nhiicc CA in ${ca.file}`, install, details);
   }
-  return failed(id, 'no system certificate store found that nhiicc knows how to check', ctx.platform === 'linux' ? 'install the ca-certificates package, then ' + install : install);
+  return failed(id, 'no system certificate store found that nhiicc knows how to check', ctx.platform === 'linux' ? `install the ca-certificates package, then ${install}` : install);
 }
 
 /** What the NSS store reports for each browser database: doctor asks, it does not look again. */

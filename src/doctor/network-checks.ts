@@ -276,7 +276,7 @@ export async function portCheck(deps: PortCheckDeps): Promise<Check> {
     return failed(
       id,
       `port ${port} is held by another NHI card component, not nhiicc: ${who ?? 'most likely the official one'} (${result.evidence})`,
-      'remove the official NHI card component (see official-component), then start nhiicc: ' + startFix(platform, port),
+      `remove the official NHI card component (see official-component), then start nhiicc: ${startFix(platform, port)}`,
       details,
     );
   }

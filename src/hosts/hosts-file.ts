@@ -116,8 +116,7 @@ interface Line {
 function splitLines(text: string): Line[] {
   const lines: Line[] = [];
   const re = /([^\r\n]*)(\r\n|\n|\r|$)/g;
-  let match: RegExpExecArray | null;
-  while ((match = re.exec(text)) !== null) {
+  for (const match of text.matchAll(re)) {
     if (match[0] === '') break;
     lines.push({ content: match[1] ?? '', eol: match[2] ?? '' });
   }

@@ -314,7 +314,8 @@ export class CardReaders implements CardAccess {
     this.reopenTimer = undefined;
     const generation = ++this.generation;
     const current = () => generation === this.generation;
-    const pendingStatus = (this.pendingStatus = new Set<string>());
+    const pendingStatus = new Set<string>();
+    this.pendingStatus = pendingStatus;
     const listener: ContextListener = {
       onReaderList: () => {
         if (!current()) return;

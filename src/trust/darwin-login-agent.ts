@@ -115,7 +115,7 @@ export async function readLoginState(files: UserFiles, paths: UserPaths): Promis
 }
 
 export async function writeLoginState(files: UserFiles, paths: UserPaths, state: LoginTrustState): Promise<void> {
-  await files.write(paths.state, JSON.stringify(state, null, 2) + '\n');
+  await files.write(paths.state, `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /** While nhiicc is installed the login item runs `nhiicc cert confirm --at-login`. */

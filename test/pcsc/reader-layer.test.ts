@@ -1,5 +1,5 @@
 import t from 'tap';
-import { NHI_CARD, readProfile } from '../../src/card/operations.js';
+import { type CardProfile, NHI_CARD, readProfile } from '../../src/card/operations.js';
 import { NoCardError, PcscUnavailableError } from '../../src/pcsc/errors.js';
 import { openCardReaders } from '../../src/pcsc/index.js';
 import { startTestBed } from '../bed/testbed.js';
@@ -48,7 +48,7 @@ t.test('pcscd killed and started again: the next read succeeds without restartin
   t.match(readers.status().reason ?? '', /pcscd/);
   await bed.startPcscd();
   await card.insert(); // the card reconnects to the new vpcd by itself; wait until it is powered
-  let profile;
+  let profile: CardProfile | undefined;
   for (let i = 0; i < 40 && !profile; i++) {
     profile = await readers.withCard((tx) => readProfile(tx)).catch(() => undefined);
     if (!profile) await new Promise((r) => setTimeout(r, 100));

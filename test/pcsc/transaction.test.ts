@@ -67,8 +67,14 @@ t.test('through the real library: back-to-back operations share one transaction,
   const calls: string[] = [];
   // Every call goes to the real library and pcscd; the wrapper only notes its name.
   const spy = new Proxy(real, {
-    get: (target, key: keyof Winscard) =>
-      typeof target[key] === 'function' ? (...args: unknown[]) => (calls.push(String(key)), (target[key] as (...a: unknown[]) => unknown)(...args)) : target[key],
+    get: (target, key: keyof Winscard) => {
+      const value = target[key];
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(key));
+        return (value as (...a: unknown[]) => unknown)(...args);
+      };
+    },
   });
   const ctx = await real.establishContext();
   t.teardown(() => real.releaseContext(ctx));

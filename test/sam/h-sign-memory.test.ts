@@ -57,7 +57,9 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
 
   t.test('replies split across TCP segments, inside <E>', async (t) => {
     fake.mode = 'drip';
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     const v = value();
     t.ok(fake.verify(v, await hSign(card, v, opts)));
   });
@@ -65,7 +67,9 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
   for (const [mode, code] of FAILURE_MODES) {
     t.test(`${mode} → ${code}`, async (t) => {
       fake.mode = mode;
-      t.teardown(() => void (fake.mode = 'ok'));
+      t.teardown(() => {
+    fake.mode = 'ok';
+  });
       const started = Date.now();
       t.equal(await codeOf(hSign(card, value(), opts)), code);
       t.ok(Date.now() - started < 500 + 400, `within the reply timeout (${Date.now() - started} ms)`);
@@ -84,14 +88,18 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
 
   t.test('a connection dropped mid-read fails at once, not at the timeout', async (t) => {
     fake.mode = 'closeMidExchange';
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     const started = Date.now();
     t.equal(await codeOf(hSign(card, value(), { ...opts, replyTimeoutMs: 5000 })), '8005');
     t.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
   });
 
   t.test('a signal stops the signing at once, with the code of the step under way', async (t) => {
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     const patient = { ...opts, connectTimeoutMs: 5000, replyTimeoutMs: 5000 };
     const steps: Array<[FakeSamMode, string]> = [
       ['silent', '8305'],
@@ -136,7 +144,9 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
     const v = value();
     const sig = await hSign(card, v, { ...opts, log: { debug: rec } });
     fake.mode = 'rejectCard';
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     await codeOf(hSign(card, value(), { ...opts, log: { debug: rec } }));
     const all = lines.join('\n');
     t.match(all, /"step":"handshake"/);

@@ -118,7 +118,7 @@ t.test('frames over 4 KiB close with 1009; binary frames are refused', async (t)
 t.test('64 connections, the 65th gets 503', async (t) => {
   const sockets = await Promise.all(Array.from({ length: 64 }, () => served.connect()));
   t.equal(await status(served.connect()), 503);
-  sockets.forEach((s) => s.close());
+  for (const s of sockets) s.close();
   await Promise.all(sockets.map(closed));
   await new Promise((r) => setTimeout(r, 100));
   t.equal(await status(served.connect()), 101, 'room again once they closed');
