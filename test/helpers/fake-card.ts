@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CardAccess, CardAccessOptions } from '../../src/pcsc/card-readers.js';
 import { NHI_CARD } from '../../src/card/operations.js';
 import type { Transmit } from '../../src/card/response.js';
+import { NoCardError } from '../../src/pcsc/errors.js';
 import { VirtualCard } from '../bed/virtual-card.js';
 import { loadProfile } from './profiles.js';
 
@@ -51,7 +52,8 @@ export class FakeCard implements CardAccess {
         if (this.stuck) await this.stuck;
         return this.card.answer(apdu);
       };
-      if (!(await NHI_CARD.accepts(transmit))) throw new Error('the fake card refused SELECT');
+      // As the reader layer does: a card that refuses SELECT is not the wanted one.
+      if (!(await NHI_CARD.accepts(transmit))) throw new NoCardError('not-accepted', 'the card in the reader is not an NHI card');
       return operation(transmit, 'fake');
     });
     this.queue = run.then(
