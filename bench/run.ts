@@ -263,7 +263,7 @@ try {
     }),
   );
   const elapsed = (now() - t0) / 1000;
-  sockets.forEach((s) => s.close());
+  for (const s of sockets) s.close();
   await stopDaemon(daemons.pop()!);
 
   // 1b. Idle: per layout one daemon for its memory and one whose timers are

@@ -147,6 +147,7 @@
     if (socket) {
       var old = socket;
       socket = null;
+      // biome-ignore lint/correctness/noUnusedVariables: ES5 has no catch without a binding
       try { old.close(); } catch (e) { /* already closed */ }
     }
     failPending('reconnecting');
@@ -155,6 +156,7 @@
     var ws;
     try {
       ws = new WebSocket(WS_URL);
+      // biome-ignore lint/correctness/noUnusedVariables: ES5 has no catch without a binding
     } catch (e) {
       showTrouble('socket');
       return;

@@ -30,6 +30,7 @@ import { installedKoffiBinary } from './koffi-binary.js';
 import { hostTarget } from './node-runtime.js';
 import { REPO } from './npm-package.js';
 import { keepSources, type RawSourceMap } from './source-map.js';
+import { typeCheck } from './type-check.js';
 
 const SRC = path.join(REPO, 'src');
 export const BUNDLE_DIR = path.join(REPO, 'dist', 'bundle');
@@ -244,6 +245,7 @@ export function listFiles(dir: string, prefix = ''): string[] {
 }
 
 if (process.argv[1] === import.meta.filename) {
+  typeCheck();
   const { dir, files } = await bundle();
   process.stdout.write(`${path.relative(process.cwd(), dir)}: ${files.join(', ')}\n`);
 }

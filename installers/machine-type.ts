@@ -13,7 +13,10 @@ export interface MachineType {
 }
 
 const ELF_MACHINES: Record<number, string> = { 3: 'ia32', 62: 'x64', 183: 'arm64' };
+// The PE and Mach-O specifications write these values in hex; decimal would hide them.
+// biome-ignore lint/complexity/useSimpleNumberKeys: the specification's own notation
 const PE_MACHINES: Record<number, string> = { 0x14c: 'ia32', 0x8664: 'x64', 0xaa64: 'arm64' };
+// biome-ignore lint/complexity/useSimpleNumberKeys: the specification's own notation
 const MACHO_CPUS: Record<number, string> = { 7: 'ia32', 0x01000007: 'x64', 0x0100000c: 'arm64' };
 
 /** What a .NET (IL) assembly runs on: any CPU the CLR runs on. */

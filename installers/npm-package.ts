@@ -12,7 +12,7 @@ export const REPO = path.dirname(INSTALLERS_DIR);
 export const CACHE_DIR = path.join(INSTALLERS_DIR, '.cache', 'npm');
 
 function integrityOf(file: string): string {
-  return 'sha512-' + createHash('sha512').update(fs.readFileSync(file)).digest('base64');
+  return `sha512-${createHash('sha512').update(fs.readFileSync(file)).digest('base64')}`;
 }
 
 /** The tarball's name as `npm pack` writes it: @scope/name -> scope-name-version.tgz. */

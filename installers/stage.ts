@@ -1,9 +1,9 @@
 // Puts the program as the packages install it into a staging folder, for one
 // target, shared by every format's builder:
-//   <root>/app/   the bundled program (bundle.ts) with the target's koffi.node, README.md
+//   <root>/app/   the bundled program (bundle.ts) with its html/ page and the target's
+//                 koffi.node (the Windows service's control thread on Windows only), README.md
 //   <root>/bin/   node[.exe] for the target, NODE-LICENSE, NODE-VERSION
 // and checks that every binary in it is built for that target.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundle, listFiles } from './bundle.js';
@@ -11,12 +11,13 @@ import { koffiBinary } from './koffi-binary.js';
 import { assertMachine, machineType } from './machine-type.js';
 import { missingRuntime, nodeRuntime, type Target, TARGETS } from './node-runtime.js';
 import { INSTALLERS_DIR, REPO } from './npm-package.js';
+import { log, typeCheck } from './type-check.js';
 
 export { REPO };
 export const OUT_DIR = path.join(REPO, 'dist', 'installers');
 export const BUILD_DIR = path.join(INSTALLERS_DIR, 'build');
 
-export const log = (msg: string) => process.stderr.write(`[package] ${msg}\n`);
+export { log };
 
 export interface AppInfo {
   name: string;
@@ -28,18 +29,6 @@ export interface AppInfo {
 export function appInfo(): AppInfo {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as AppInfo;
   return { name: pkg.name, version: pkg.version, description: pkg.description, license: pkg.license };
-}
-
-const typeChecked = new Set<string>();
-
-/** The type check gates every package: esbuild bundles without checking types. */
-export function typeCheck(project = path.join(REPO, 'tsconfig.json')): void {
-  if (typeChecked.has(project)) return;
-  log(`tsc -p ${path.relative(REPO, project)} --noEmit (a package is built only from code that type-checks)`);
-  const tsc = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-  const r = spawnSync(process.execPath, [tsc, '-p', project, '--noEmit'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`tsc failed (exit ${r.status ?? r.signal}): fix the type errors above; no package was built`);
-  typeChecked.add(project);
 }
 
 /** Says which targets have no Node runtime on npm (build output and README say the same). */

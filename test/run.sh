@@ -61,6 +61,21 @@ fi
 
 say "building (tsc) and bundling (esbuild: npm run bundle)"
 npm run --silent build
+
+# The tests are TypeScript too, run by tsx, which strips types without
+# checking them: tsc checks them (and bench/) before they run.
+say "type-checking src/, test/ and bench/ (tsc -p tsconfig.test.json)"
+npm run --silent typecheck
+
+# Zero findings, whatever their level: biome fails only on errors (and with
+# --error-on-warnings on warnings), so any line it prints fails the run.
+say "linting (biome lint, biome.jsonc): no finding of any level is allowed"
+lint=$(npx biome lint --error-on-warnings --reporter=github --max-diagnostics=none 2>&1) || { echo "$lint" >&2; exit 1; }
+if [ -n "$lint" ]; then
+  echo "$lint" >&2
+  echo "[test setup] biome lint reported the findings above: fix them, or say in biome.jsonc why a rule does not apply" >&2
+  exit 1
+fi
 npm run --silent bundle >/dev/null
 
 # The Node the packages carry for this machine, pinned in installers/node-runtime.ts:

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { NHI_HOST, NHI_PORT } from '../../src/config/names.js';
 import { POLKIT_RULE } from '../../src/config/paths.js';
 import { linuxTree, PREFIX } from '../linux/layout.js';
 import { INSTALLERS_DIR, type Target } from '../node-runtime.js';
@@ -64,7 +65,7 @@ export async function buildDeb(target: Target = defaultTarget('linux')): Promise
       'Priority: optional',
       `Description: ${info.description.split(':')[0]}`,
       ' Reads the Taiwan NHI card over PC/SC and answers the official NHIICC',
-      ' WebSocket protocol on wss://iccert.nhi.gov.tw:7777 (loopback only),',
+      ` WebSocket protocol on wss://${NHI_HOST}:${NHI_PORT} (loopback only),`,
       ' replacing the official component mLNHIICC.',
       ' .',
       ' Runs as the unprivileged system user nhiicc under systemd (nhiicc.service),',

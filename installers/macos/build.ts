@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { LAUNCHD_LABEL } from '../../src/config/names.js';
 import { INSTALLERS_DIR, type Target } from '../node-runtime.js';
 import { appInfo, BUILD_DIR, defaultTarget, log, OUT_DIR, REPO, stage } from '../stage.js';
 
@@ -31,8 +32,8 @@ export async function buildPkgPayload(target: Target = defaultTarget('darwin')):
     { mode: 0o755 },
   );
   fs.mkdirSync(at('/Library/LaunchDaemons'), { recursive: true });
-  fs.copyFileSync(path.join(REPO, 'launchd', 'tw.nhiicc.plist'), at('/Library/LaunchDaemons/tw.nhiicc.plist'));
-  fs.chmodSync(at('/Library/LaunchDaemons/tw.nhiicc.plist'), 0o644);
+  fs.copyFileSync(path.join(REPO, 'launchd', `${LAUNCHD_LABEL}.plist`), at(`/Library/LaunchDaemons/${LAUNCHD_LABEL}.plist`));
+  fs.chmodSync(at(`/Library/LaunchDaemons/${LAUNCHD_LABEL}.plist`), 0o644);
   fs.mkdirSync(at('/usr/local/share/NHIICC/html'), { recursive: true });
   for (const f of ['ESample.html', 'esample.js']) {
     const src = path.join(staged.app, 'html', f);
@@ -57,12 +58,12 @@ export async function buildPkg(target: Target = defaultTarget('darwin')): Promis
   execFileSync('pkgbuild', [
     '--root', root,
     '--scripts', path.join(INSTALLERS_DIR, 'macos', 'scripts'),
-    '--identifier', 'tw.nhiicc',
+    '--identifier', LAUNCHD_LABEL,
     '--version', info.version,
     '--install-location', '/',
     '--ownership', 'recommended',
     component,
   ], { stdio: 'inherit' });
-  execFileSync('productbuild', ['--identifier', 'tw.nhiicc', '--version', info.version, '--package', component, out], { stdio: 'inherit' });
+  execFileSync('productbuild', ['--identifier', LAUNCHD_LABEL, '--version', info.version, '--package', component, out], { stdio: 'inherit' });
   return out;
 }

@@ -40,7 +40,7 @@ const warn = (msg) => record(`nhiicc: WARNING: ${msg}\n`);
 function nhiicc(...args) {
   const r = spawnSync(node, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NHIICC_CONFIG_DIR: configDir } });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-  if (out) record(out.replace(/^/gm, '    ') + '\n');
+  if (out) record(`${out.replace(/^/gm, '    ')}\n`);
   return r.status === 0;
 }
 

@@ -1,11 +1,11 @@
-import { runCommand, type Runner } from '../trust/runner.js';
-import { darwinPolicyStatus, installDarwinPolicies, uninstallDarwinPolicies } from './darwin-policy.js';
-import { installLinuxPolicies, LINUX_BROWSERS, linuxPolicyStatus, uninstallLinuxPolicies, type LinuxBrowser } from './linux-policy.js';
-import type { PolicyChange, PolicyState } from './policy-values.js';
-import { installWindowsPolicies, uninstallWindowsPolicies, windowsPolicyStatus } from './windows-policy.js';
+import { runCommand, type Runner } from '../util/runner.js';
+import { darwinPolicies } from './darwin-policy.js';
+import { LINUX_BROWSERS, type LinuxBrowser, linuxPolicies } from './linux-policy.js';
+import type { BrowserPolicies, PolicyChange, PolicyState } from './policy-values.js';
+import { windowsPolicies } from './windows-policy.js';
 
 export { MANAGED_NOTICE, ALLOWED_URL_PATTERNS, POLICY_NAMES } from './policy-values.js';
-export type { PolicyChange, PolicyState } from './policy-values.js';
+export type { BrowserPolicies, PolicyChange, PolicyState } from './policy-values.js';
 
 export interface PolicyOptions {
   platform?: NodeJS.Platform;
@@ -14,32 +14,15 @@ export interface PolicyOptions {
   linuxBrowsers?: LinuxBrowser[];
 }
 
-export async function installBrowserPolicy(options: PolicyOptions = {}): Promise<PolicyChange[]> {
-  const { platform, runner, browsers } = resolve(options);
-  if (platform === 'win32') return installWindowsPolicies(runner);
-  if (platform === 'darwin') return installDarwinPolicies(runner);
-  return installLinuxPolicies(browsers);
+/** This OS's browser policies. */
+export function policiesFor(options: PolicyOptions = {}): BrowserPolicies {
+  const platform = options.platform ?? process.platform;
+  const runner = options.runner ?? runCommand;
+  if (platform === 'win32') return windowsPolicies(runner);
+  if (platform === 'darwin') return darwinPolicies(runner);
+  return linuxPolicies(options.linuxBrowsers ?? LINUX_BROWSERS);
 }
 
-export async function uninstallBrowserPolicy(options: PolicyOptions = {}): Promise<PolicyChange[]> {
-  const { platform, runner, browsers } = resolve(options);
-  if (platform === 'win32') return uninstallWindowsPolicies(runner);
-  if (platform === 'darwin') return uninstallDarwinPolicies(runner);
-  return uninstallLinuxPolicies(browsers);
-}
-
-/** Per browser, whether each policy lists our sites (for `doctor`). */
-export async function policyStatus(options: PolicyOptions = {}): Promise<PolicyState[]> {
-  const { platform, runner, browsers } = resolve(options);
-  if (platform === 'win32') return windowsPolicyStatus(runner);
-  if (platform === 'darwin') return darwinPolicyStatus(runner);
-  return linuxPolicyStatus(browsers);
-}
-
-function resolve(options: PolicyOptions) {
-  return {
-    platform: options.platform ?? process.platform,
-    runner: options.runner ?? runCommand,
-    browsers: options.linuxBrowsers ?? LINUX_BROWSERS,
-  };
-}
+export const installBrowserPolicy = (options: PolicyOptions = {}): Promise<PolicyChange[]> => policiesFor(options).install();
+export const uninstallBrowserPolicy = (options: PolicyOptions = {}): Promise<PolicyChange[]> => policiesFor(options).uninstall();
+export const policyStatus = (options: PolicyOptions = {}): Promise<PolicyState[]> => policiesFor(options).status();

@@ -1,5 +1,5 @@
-import { runChecked, type Runner } from '../trust/runner.js';
-import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type PolicyChange, type PolicyName, type PolicyState } from './policy-values.js';
+import { runChecked, type Runner } from '../util/runner.js';
+import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type BrowserPolicies, type PolicyChange, type PolicyName, type PolicyState } from './policy-values.js';
 
 /** Machine-wide mandatory policies; `defaults` takes the plist path without ".plist". */
 export const DARWIN_POLICY_DOMAINS = [
@@ -24,7 +24,12 @@ async function readArray(runner: Runner, domain: string, policy: string): Promis
 
 const ours = (value: string) => (ALLOWED_URL_PATTERNS as readonly string[]).includes(value);
 
-export async function installDarwinPolicies(runner: Runner): Promise<PolicyChange[]> {
+/** The machine-wide managed preferences of each browser, through `defaults`. */
+export function darwinPolicies(runner: Runner): BrowserPolicies {
+  return { install: () => install(runner), uninstall: () => uninstall(runner), status: () => status(runner) };
+}
+
+async function install(runner: Runner): Promise<PolicyChange[]> {
   const changes: PolicyChange[] = [];
   for (const { browser, domain } of DARWIN_POLICY_DOMAINS) {
     for (const policy of POLICY_NAMES) {
@@ -44,7 +49,7 @@ export async function installDarwinPolicies(runner: Runner): Promise<PolicyChang
   return changes;
 }
 
-export async function uninstallDarwinPolicies(runner: Runner): Promise<PolicyChange[]> {
+async function uninstall(runner: Runner): Promise<PolicyChange[]> {
   const changes: PolicyChange[] = [];
   for (const { browser, domain } of DARWIN_POLICY_DOMAINS) {
     for (const policy of POLICY_NAMES) {
@@ -60,7 +65,7 @@ export async function uninstallDarwinPolicies(runner: Runner): Promise<PolicyCha
   return changes;
 }
 
-export async function darwinPolicyStatus(runner: Runner): Promise<PolicyState[]> {
+async function status(runner: Runner): Promise<PolicyState[]> {
   const states: PolicyState[] = [];
   for (const { browser, domain } of DARWIN_POLICY_DOMAINS) {
     const policies = {} as Record<PolicyName, boolean>;

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type PolicyChange, type PolicyState } from './policy-values.js';
+import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type BrowserPolicies, type PolicyChange, type PolicyState } from './policy-values.js';
 import { exists, readIfExists } from '../util/files.js';
 
 export const POLICY_FILE = 'nhiicc.json';
@@ -27,10 +27,15 @@ export const LINUX_BROWSERS: LinuxBrowser[] = [
 /** The whole file is ours: Chrome merges every JSON file in the folder. */
 export function policyDocument(): string {
   const doc = Object.fromEntries(POLICY_NAMES.map((name) => [name, [...ALLOWED_URL_PATTERNS]]));
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-export async function installLinuxPolicies(browsers: LinuxBrowser[] = LINUX_BROWSERS): Promise<PolicyChange[]> {
+/** One JSON file of ours in each installed browser's managed policy folder. */
+export function linuxPolicies(browsers: LinuxBrowser[] = LINUX_BROWSERS): BrowserPolicies {
+  return { install: () => install(browsers), uninstall: () => uninstall(browsers), status: () => status(browsers) };
+}
+
+async function install(browsers: LinuxBrowser[]): Promise<PolicyChange[]> {
   const changes: PolicyChange[] = [];
   for (const browser of browsers) {
     if (!(await isInstalled(browser))) continue;
@@ -48,7 +53,7 @@ export async function installLinuxPolicies(browsers: LinuxBrowser[] = LINUX_BROW
   return changes;
 }
 
-export async function uninstallLinuxPolicies(browsers: LinuxBrowser[] = LINUX_BROWSERS): Promise<PolicyChange[]> {
+async function uninstall(browsers: LinuxBrowser[]): Promise<PolicyChange[]> {
   const changes: PolicyChange[] = [];
   for (const browser of browsers) {
     const file = path.join(browser.policyDir, POLICY_FILE);
@@ -60,7 +65,7 @@ export async function uninstallLinuxPolicies(browsers: LinuxBrowser[] = LINUX_BR
   return changes;
 }
 
-export async function linuxPolicyStatus(browsers: LinuxBrowser[] = LINUX_BROWSERS): Promise<PolicyState[]> {
+async function status(browsers: LinuxBrowser[]): Promise<PolicyState[]> {
   const states: PolicyState[] = [];
   for (const browser of browsers) {
     const file = path.join(browser.policyDir, POLICY_FILE);

@@ -30,6 +30,18 @@ export interface PolicyChange {
   message: string;
 }
 
+/**
+ * One OS's browser policies, the same three operations on each (one small
+ * file per OS, as the trust stores in src/trust/).
+ */
+export interface BrowserPolicies {
+  install(): Promise<PolicyChange[]>;
+  /** Removes our patterns and nothing an administrator put there. */
+  uninstall(): Promise<PolicyChange[]>;
+  /** Per browser, whether each policy lists our sites (for `doctor`). */
+  status(): Promise<PolicyState[]>;
+}
+
 export interface PolicyState {
   browser: string;
   where: string;

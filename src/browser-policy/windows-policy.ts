@@ -1,5 +1,5 @@
-import { runChecked, type Runner } from '../trust/runner.js';
-import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type PolicyChange, type PolicyName, type PolicyState } from './policy-values.js';
+import { runChecked, type Runner } from '../util/runner.js';
+import { ALLOWED_URL_PATTERNS, POLICY_NAMES, type BrowserPolicies, type PolicyChange, type PolicyName, type PolicyState } from './policy-values.js';
 
 export const WINDOWS_POLICY_KEYS = [
   { browser: 'Google Chrome', key: 'HKLM\\SOFTWARE\\Policies\\Google\\Chrome' },
@@ -28,7 +28,12 @@ async function readList(runner: Runner, key: string): Promise<ListValue[]> {
   return values;
 }
 
-export async function installWindowsPolicies(runner: Runner): Promise<PolicyChange[]> {
+/** The machine-wide policy keys of each browser in the registry, through `reg`. */
+export function windowsPolicies(runner: Runner): BrowserPolicies {
+  return { install: () => install(runner), uninstall: () => uninstall(runner), status: () => status(runner) };
+}
+
+async function install(runner: Runner): Promise<PolicyChange[]> {
   const changes: PolicyChange[] = [];
   for (const { browser, key } of WINDOWS_POLICY_KEYS) {
     for (const policy of POLICY_NAMES) {
@@ -53,7 +58,7 @@ export async function installWindowsPolicies(runner: Runner): Promise<PolicyChan
   return changes;
 }
 
-export async function uninstallWindowsPolicies(runner: Runner): Promise<PolicyChange[]> {
+async function uninstall(runner: Runner): Promise<PolicyChange[]> {
   const changes: PolicyChange[] = [];
   for (const { browser, key } of WINDOWS_POLICY_KEYS) {
     for (const policy of POLICY_NAMES) {
@@ -67,7 +72,7 @@ export async function uninstallWindowsPolicies(runner: Runner): Promise<PolicyCh
   return changes;
 }
 
-export async function windowsPolicyStatus(runner: Runner): Promise<PolicyState[]> {
+async function status(runner: Runner): Promise<PolicyState[]> {
   const states: PolicyState[] = [];
   for (const { browser, key } of WINDOWS_POLICY_KEYS) {
     const policies = {} as Record<PolicyName, boolean>;

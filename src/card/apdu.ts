@@ -5,15 +5,17 @@ const APPLET_AID = (last: number) =>
 
 const select = (aid: Buffer) => Buffer.concat([Buffer.from([0x00, 0xa4, 0x04, 0x00, aid.length]), aid]);
 
+/** Sizes of what the card answers and is sent (docs/protocol.md §3.1, §3.5), for this layer and the SAM's. */
+export const CARD_ID_LENGTH = 12;
+export const CARD_RANDOM_LENGTH = 8;
+export const CHALLENGE_LENGTH = 32;
+export const AUTH_ANSWER_LENGTH = 16;
+
 export const SELECT_NHI = select(APPLET_AID(0x11));
-export const SELECT_SAM = select(APPLET_AID(0x31));
 export const READ_BASIC_PROFILE = Buffer.from([0x00, 0xca, 0x11, 0x00, 0x02, 0x00, 0x00]);
 export const READ_CARD_DATA = Buffer.from([0x00, 0xca, 0x24, 0x00, 0x02, 0x00, 0x00]);
 export const READ_CARD_ID = Buffer.from([0x00, 0xca, 0x00, 0x00, 0x02, 0x00, 0x00]);
-export const GET_CARD_RANDOM = Buffer.from([0x00, 0x84, 0x00, 0x00, 0x08]);
-
-export const CHALLENGE_LENGTH = 32;
-export const AUTH_ANSWER_LENGTH = 16;
+export const GET_CARD_RANDOM = Buffer.from([0x00, 0x84, 0x00, 0x00, CARD_RANDOM_LENGTH]);
 
 export function mutualAuthApdu(challenge: Buffer): Buffer {
   if (challenge.length !== CHALLENGE_LENGTH) {

@@ -1,5 +1,6 @@
+import { CARD_ID_LENGTH, CARD_RANDOM_LENGTH } from './apdu.js';
 import { decodeBig5, hasUndecodable } from './big5.js';
-import { NhiError } from './errors.js';
+import { CardError } from './errors.js';
 import { rocToIso } from './roc-date.js';
 
 /** The basic profile file of the card (docs/protocol.md §3.2), decoded and checked. */
@@ -21,9 +22,9 @@ const CARD_NO = /^\d{12}$/;
 const ID_NO = /^[A-Z][A-Z0-9]\d{8}$/;
 
 /** Thrown for any malformed profile: never return a half-filled one. */
-function malformed(what: string): NhiError {
+function malformed(what: string): CardError {
   // The message names the field, never its value: values are personal data.
-  return new NhiError('8011', `basic profile from the card is malformed: ${what}`);
+  return new CardError('READ basic profile', `basic profile from the card is malformed: ${what}`);
 }
 
 function ascii(bytes: Buffer): string {
@@ -60,16 +61,16 @@ export function parseBasicProfile(data: Buffer): BasicProfile {
 /** The card-data file's first character is the `<mark>` field of GetBasic. */
 export function parseCardMark(data: Buffer): string {
   const mark = ascii(data.subarray(0, 1));
-  if (!/^[\x21-\x7e]$/.test(mark)) throw new NhiError('8010', 'card data file is empty or not ASCII');
+  if (!/^[\x21-\x7e]$/.test(mark)) throw new CardError('READ card data', 'card data file is empty or not ASCII');
   return mark;
 }
 
 export function parseCardId(data: Buffer): Buffer {
-  if (data.length < 12) throw new NhiError('8001', `card id of ${data.length} bytes, need 12`);
-  return Buffer.from(data.subarray(0, 12));
+  if (data.length < CARD_ID_LENGTH) throw new CardError('READ card id', `card id of ${data.length} bytes, need ${CARD_ID_LENGTH}`);
+  return Buffer.from(data.subarray(0, CARD_ID_LENGTH));
 }
 
 export function parseCardRandom(data: Buffer): Buffer {
-  if (data.length < 8) throw new NhiError('8002', `card random of ${data.length} bytes, need 8`);
-  return Buffer.from(data.subarray(0, 8));
+  if (data.length < CARD_RANDOM_LENGTH) throw new CardError('GET card random', `card random of ${data.length} bytes, need ${CARD_RANDOM_LENGTH}`);
+  return Buffer.from(data.subarray(0, CARD_RANDOM_LENGTH));
 }

@@ -22,8 +22,9 @@ export function formatSw(sw: number): string {
 const MAX_CHAINED_RESPONSES = 32;
 
 /**
- * Sends one command and follows the T=0 conventions: `6C xx` means "send it
- * again with Le = xx", `61 xx` means "xx more bytes wait for GET RESPONSE".
+ * Sends one command and follows the T=0 conventions (docs/protocol.md §3.1):
+ * `6C xx` means "send it again with Le = xx", `61 xx` means "xx more bytes
+ * wait for GET RESPONSE".
  */
 export async function exchange(transmit: Transmit, apdu: Buffer): Promise<Response> {
   let res = splitResponse(await transmit(apdu));

@@ -13,9 +13,3 @@ export function rocToIso(roc: string): string | undefined {
   if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return undefined;
   return `${year}-${m[2]}-${m[3]}`;
 }
-
-export function isoToRoc(iso: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
-  if (!m) throw new RangeError(`not an ISO date: ${iso}`);
-  return `${String(Number(m[1]) - 1911).padStart(3, '0')}${m[2]}${m[3]}`;
-}

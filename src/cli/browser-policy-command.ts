@@ -8,8 +8,7 @@ import {
   type PolicyChange,
   type PolicyOptions,
 } from '../browser-policy/browser-policy.js';
-import { failOnError } from './cert-command.js';
-import { fail } from './fail.js';
+import { fail, failOnError } from './fail.js';
 
 export interface BrowserPolicyCommandDeps {
   policy?: PolicyOptions;

@@ -13,24 +13,12 @@ import { confirmOwnTrust } from '../trust/darwin.js';
 import { PROMPT_MODES, type Change, type PromptMode, type TrustContext } from '../trust/trust-store.js';
 import { readTrustState } from '../trust/trust-state.js';
 import { defaultTrustContext, installTrust, trustStatus, uninstallTrust, type TrustOptions } from '../trust/trust.js';
-import { CliFailure, fail } from './fail.js';
+import { fail, failOnError } from './fail.js';
 import { exists } from '../util/files.js';
 
 export interface CertCommandDeps {
   trust?: TrustOptions;
   out?: (line: string) => void;
-}
-
-/** Turns any error from an action into the CLI's one-line failure. */
-export function failOnError<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await action(...args);
-    } catch (err) {
-      if (err instanceof CliFailure) throw err;
-      fail(err instanceof Error ? err.message : String(err));
-    }
-  };
 }
 
 interface DirOption {

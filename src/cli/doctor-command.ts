@@ -1,16 +1,15 @@
 import { type Command, Option } from 'commander';
+import { NHI_HOST, NHI_PORT } from '../config/names.js';
 import { defaultConfigDir } from '../config/paths.js';
-import { defaultDoctorDeps, type DoctorDeps, formatReport, pcscOnly, runDoctor } from '../doctor/report.js';
+import { defaultDoctorDeps, type DoctorOverrides, formatReport, pcscOnly, runDoctor } from '../doctor/report.js';
 import { PCSC_ONLY_OPTION } from '../doctor/service-user.js';
-import { DEFAULT_PORT } from '../server/service.js';
-import { failOnError } from './cert-command.js';
-import { fail } from './fail.js';
+import { fail, failOnError } from './fail.js';
 
-export interface DoctorCommandDeps extends Partial<DoctorDeps> {
+export type DoctorCommandDeps = DoctorOverrides & {
   out?: (line: string) => void;
   /** Called with 1 when a check failed; the real CLI sets the process exit code. */
   setExitCode?: (code: number) => void;
-}
+};
 
 interface DoctorOpts {
   json?: boolean;
@@ -21,14 +20,16 @@ interface DoctorOpts {
 }
 
 export function registerDoctorCommand(program: Command, deps: DoctorCommandDeps = {}): void {
-  const { out = (line: string) => console.log(line), setExitCode = (code: number) => void (process.exitCode = code), ...doctorDeps } = deps;
+  const { out = (line: string) => console.log(line), setExitCode = (code: number) => {
+      process.exitCode = code;
+    }, ...doctorDeps } = deps;
   program
     .command('doctor')
     .description('check everything NHI web pages need from this computer, with the fix for each problem')
     .option('--json', 'print the checks as one JSON object')
     .option('--config-dir <dir>', 'certificate folder (env NHIICC_CONFIG_DIR)')
-    .option('--port <n>', 'port the service should answer on', String(DEFAULT_PORT))
-    .option('--hosts-file <path>', 'judge iccert.nhi.gov.tw by this hosts file instead of the system resolver')
+    .option('--port <n>', 'port the service should answer on', String(NHI_PORT))
+    .option('--hosts-file <path>', `judge ${NHI_HOST} by this hosts file instead of the system resolver`)
     // Root's doctor runs this as the service's user: its PC/SC checks as JSON.
     .addOption(new Option(PCSC_ONLY_OPTION).hideHelp())
     .action(failOnError(async (opts: DoctorOpts) => {

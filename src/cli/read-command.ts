@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { NhiError } from '../card/errors.js';
-import { type CardProfile, readProfile } from '../card/operations.js';
+import { type CardProfile, NHI_CARD, readProfile } from '../card/operations.js';
 import { openCardReaders } from '../pcsc/index.js';
+import { knownCodeOf } from '../protocol/error-codes.js';
 import { fail } from './fail.js';
 
 export function profileJson(reader: string, p: CardProfile) {
@@ -48,7 +48,7 @@ export function registerReadCommand(program: Command): void {
     .option('--json', 'print one JSON object')
     .option('--reader <name>', 'use only this reader')
     .action(async (opts: { json?: boolean; reader?: string }) => {
-      const readers = openCardReaders({ settleMs: 3000 });
+      const readers = openCardReaders({ wanted: NHI_CARD, settleMs: 3000 });
       try {
         const { reader, profile } = await readers.withCard(
           async (tx, reader) => ({ reader, profile: await readProfile(tx) }),
@@ -56,8 +56,9 @@ export function registerReadCommand(program: Command): void {
         );
         process.stdout.write(opts.json ? `${JSON.stringify(profileJson(reader, profile))}\n` : `${table(reader, profile)}\n`);
       } catch (err) {
-        if (err instanceof NhiError) fail(`error ${err.code}: ${err.message}`);
-        else throw err;
+        const code = knownCodeOf(err);
+        if (code === undefined) throw err;
+        fail(`error ${code}: ${(err as Error).message}`);
       } finally {
         await readers.close();
       }

@@ -1,6 +1,8 @@
 import { type Command, Option } from 'commander';
+import { NHI_HOST, NHI_PORT } from '../config/names.js';
 import { defaultConfigDir } from '../config/paths.js';
-import { DEFAULT_HOST, DEFAULT_PORT, IDLE_EXIT_SECONDS, type ServeOptions, startService, UsageError } from '../server/service.js';
+import { DEFAULT_SAM } from '../sam/h-sign.js';
+import { DEFAULT_HOST, IDLE_EXIT_SECONDS, type ServeOptions, startService, UsageError } from '../server/service.js';
 import { fail } from './fail.js';
 
 function port(value: string): number {
@@ -29,12 +31,12 @@ function startFailure(err: unknown, port: number): string | undefined {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('serve the NHIICC protocol on wss://iccert.nhi.gov.tw:7777/echo (loopback only)')
+    .description(`serve the NHIICC protocol on wss://${NHI_HOST}:${NHI_PORT}/echo (loopback only)`)
     .option('--host <host>', 'loopback address to listen on', DEFAULT_HOST)
-    .option('--port <port>', 'port', port, DEFAULT_PORT)
+    .option('--port <port>', 'port', port, NHI_PORT)
     .option('--config-dir <dir>', 'certificate and config folder (env NHIICC_CONFIG_DIR)')
     .option('--html-dir <dir>', 'where the ESample page is (env NHIICC_HTML_DIR; default: beside the program)')
-    .option('--sam <host:port>', 'NHI SAM service for H_Sign (default cloudicap.nhi.gov.tw:443)')
+    .option('--sam <host:port>', `NHI SAM service for H_Sign (default ${DEFAULT_SAM.host}:${DEFAULT_SAM.port})`)
     .option('--allow-origin <origin>', 'also allow this web origin (repeatable)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'))
     .option(

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { isRoot } from '../util/is-root.js';
 
 /**
  * Where the certificate and config file live when --config-dir is not given.
@@ -16,10 +17,6 @@ export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env, platform 
     default:
       return isRoot() ? '/etc/nhiicc' : path.join(env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'nhiicc');
   }
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
 /**

@@ -1,17 +1,13 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../tls/certificate-authority.js';
-import { CA_FILE, certificateNames, normalizeName, SERVER_CERT_FILE, SERVER_KEY_FILE, sha256Fingerprint } from '../tls/certificates.js';
-import { findNssDatabases, NSS_STORE, nssNickname } from '../trust/nss.js';
-import { COMMAND_NOT_FOUND, type Runner } from '../trust/runner.js';
-import { caInfo, type CaInfo, type TrustContext } from '../trust/trust-store.js';
+import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../config/names.js';
+import { CA_FILE, certificateNames, daysLeft as daysUntil, normalizeName, RENEW_WITHIN_DAYS, SERVER_CERT_FILE, SERVER_KEY_FILE, sha256Fingerprint } from '../tls/certificates.js';
+import { NSS_STORE, nssStore } from '../trust/nss.js';
+import { caInfo, type CaInfo, isTrusted, type TrustContext } from '../trust/trust-store.js';
 import { storesFor } from '../trust/trust.js';
 import { asAdmin, type Check, failed, passed, skipped, withConfigDir } from './check.js';
 import { darwinTrustChecks } from './darwin-trust-checks.js';
-
-const DAY_MS = 24 * 60 * 60 * 1000;
-export const RENEW_WITHIN_DAYS = 30;
 
 /** The names a browser may use for the service: no more (a wider cert is a wider risk), no fewer. */
 export const EXPECTED_NAMES: readonly string[] = [...SERVER_DNS_NAMES, ...SERVER_IP_ADDRESSES].map(normalizeName);
@@ -54,7 +50,7 @@ export function certificateCheck(dir: string, files: CertificateFiles, now: Date
   }
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
-  const daysLeft = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+  const daysLeft = daysUntil(notAfter, now);
   const names = certificateNames(cert);
   const details = { dir, notAfter: notAfter.toISOString(), daysLeft, names, sha256: sha256Fingerprint(cert) };
   const until = notAfter.toISOString().slice(0, 10);
@@ -104,40 +100,20 @@ async function systemTrustCheck(ca: CaInfo, ctx: TrustContext, install: string):
   const stores = storesFor(ctx).filter((s) => s.name !== NSS_STORE);
   for (const store of stores) {
     if (!(await store.available())) continue;
-    const trusted = await store.isTrusted(ca).catch(() => false);
+    const trusted = await isTrusted(store, ca).catch(() => false);
     const details = { store: store.name };
     return trusted
       ? passed(id, `the ${store.label} trusts the nhiicc CA`, details)
       : failed(id, `the ${store.label} does not trust the nhiicc CA in ${ca.file}`, install, details);
   }
-  return failed(id, 'no system certificate store found that nhiicc knows how to check', ctx.platform === 'linux' ? 'install the ca-certificates package, then ' + install : install);
+  return failed(id, 'no system certificate store found that nhiicc knows how to check', ctx.platform === 'linux' ? `install the ca-certificates package, then ${install}` : install);
 }
 
+/** What the NSS store reports for each browser database: doctor asks, it does not look again. */
 async function nssTrustChecks(ca: CaInfo, ctx: TrustContext, install: string): Promise<Check[]> {
-  const dbs = await findNssDatabases(ctx.homeDirs, ctx.platform === 'win32' ? ctx.env : {});
-  if (dbs.length === 0) return [];
-  const certutil = ctx.env.NHIICC_NSS_CERTUTIL ?? (ctx.platform === 'win32' ? undefined : 'certutil');
-  const checks: Check[] = [];
-  for (const db of dbs) {
+  return (await nssStore(ctx).trustedIn(ca)).map(({ location: db, trusted, unchecked }) => {
     const id = `trust-nss:${db.replace(/^(sql|dbm):/, '')}`;
-    if (!certutil) {
-      checks.push(failed(id, `cannot check ${db}: NSS certutil not configured`, 'set NHIICC_NSS_CERTUTIL to NSS certutil.exe, then ' + install));
-      continue;
-    }
-    const result = await nssHas(ctx.runner, certutil, db, nssNickname(ca));
-    if (result === 'no-certutil') {
-      checks.push(failed(id, `cannot check ${db}: NSS certutil is not installed`, `install it (Debian/Ubuntu: \`sudo apt install libnss3-tools\`), then ${install}`));
-    } else if (result) {
-      checks.push(passed(id, `browser database ${db} trusts the nhiicc CA`));
-    } else {
-      checks.push(failed(id, `browser database ${db} does not trust the nhiicc CA`, `${install} (close the browser first)`));
-    }
-  }
-  return checks;
-}
-
-async function nssHas(runner: Runner, certutil: string, db: string, nickname: string): Promise<boolean | 'no-certutil'> {
-  const r = await runner(certutil, ['-L', '-d', db, '-n', nickname]);
-  if (r.code === COMMAND_NOT_FOUND) return 'no-certutil';
-  return r.code === 0;
+    if (unchecked) return failed(id, `cannot check ${db}: ${unchecked.why}`, `${unchecked.fix}, then ${install}`);
+    return trusted ? passed(id, `browser database ${db} trusts the nhiicc CA`) : failed(id, `browser database ${db} does not trust the nhiicc CA`, `${install} (close the browser first)`);
+  });
 }

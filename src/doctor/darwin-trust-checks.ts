@@ -1,7 +1,7 @@
 import { FIREFOX_FIX, firefoxProfiles } from '../trust/darwin-firefox.js';
 import { MAX_DECLINES, userPaths } from '../trust/darwin-login-agent.js';
 import { caRef } from '../trust/darwin-trust-settings.js';
-import { trustDomain } from '../trust/darwin.js';
+import { type DomainAnswer, trustDomain } from '../trust/darwin.js';
 import type { CaInfo, TrustContext } from '../trust/trust-store.js';
 import { asAdmin, type Check, failed, passed, withConfigDir } from './check.js';
 
@@ -15,7 +15,7 @@ export async function darwinTrustChecks(ca: CaInfo, ctx: TrustContext, userDir?:
   const id = 'trust-system';
   const ref = caRef(ca);
   const install = asAdmin(withConfigDir('nhiicc cert install', userDir), 'darwin');
-  let answer;
+  let answer: DomainAnswer;
   try {
     answer = await trustDomain(ctx, ca);
   } catch (err) {

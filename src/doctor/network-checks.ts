@@ -2,10 +2,11 @@ import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
-import { hostsStatus, NHI_HOST, resolvesToLoopback } from '../hosts/hosts-file.js';
+import { LAUNCHD_LABEL, NHI_HOST, NHI_PORT } from '../config/names.js';
+import { hostsStatus, resolvesToLoopback } from '../hosts/hosts-file.js';
 import { PROTOCOL_VERSION } from '../protocol/commands.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
-import type { Runner } from '../trust/runner.js';
+import type { Runner } from '../util/runner.js';
 import { ENABLE_SOCKET } from './service-checks.js';
 import { asAdmin, type Check, failed, passed } from './check.js';
 
@@ -50,7 +51,7 @@ export type Prober = (port: number) => Promise<ProbeResult>;
 const TRUSTED_TEXT = '已確認為可信任服務';
 
 /**
- * Connects as a browser would, to iccert.nhi.gov.tw on loopback. The
+ * Connects as a browser would, to NHI_HOST on loopback. The
  * certificate is NOT verified: this only asks who is there, and sends
  * nothing but `GET /` and `GetVersion`. Whether browsers trust the
  * certificate is the trust checks' job.
@@ -275,7 +276,7 @@ export async function portCheck(deps: PortCheckDeps): Promise<Check> {
     return failed(
       id,
       `port ${port} is held by another NHI card component, not nhiicc: ${who ?? 'most likely the official one'} (${result.evidence})`,
-      'remove the official NHI card component (see official-component), then start nhiicc: ' + startFix(platform, port),
+      `remove the official NHI card component (see official-component), then start nhiicc: ${startFix(platform, port)}`,
       details,
     );
   }
@@ -283,7 +284,7 @@ export async function portCheck(deps: PortCheckDeps): Promise<Check> {
   return failed(
     id,
     `port ${port} is held ${held}, not nhiicc (${result.evidence})`,
-    `stop that program${port === 7777 ? ' (NHI web pages always use port 7777)' : ''}, then start nhiicc: ${startFix(platform, port)}`,
+    `stop that program${port === NHI_PORT ? ` (NHI web pages always use port ${NHI_PORT})` : ''}, then start nhiicc: ${startFix(platform, port)}`,
     details,
   );
 }
@@ -294,14 +295,14 @@ function isOfficialName(who: string | undefined): boolean {
 }
 
 export function startFix(platform: NodeJS.Platform, port: number): string {
-  const custom = port !== 7777 ? ` (for port ${port}: \`nhiicc serve --port ${port}\`)` : '';
+  const custom = port !== NHI_PORT ? ` (for port ${port}: \`nhiicc serve --port ${port}\`)` : '';
   if (platform === 'win32') return `${asAdmin('sc.exe start nhiicc', platform)}${custom}`;
-  if (platform === 'darwin') return `${asAdmin('launchctl kickstart -k system/tw.nhiicc', platform)}${custom}`;
+  if (platform === 'darwin') return `${asAdmin(`launchctl kickstart -k system/${LAUNCHD_LABEL}`, platform)}${custom}`;
   return `${asAdmin(ENABLE_SOCKET, platform)}, or without systemd \`nhiicc serve\`${custom}`;
 }
 
 function restartFix(platform: NodeJS.Platform): string {
   if (platform === 'win32') return `restart the service: ${asAdmin('sc.exe stop nhiicc', platform)} then ${asAdmin('sc.exe start nhiicc', platform)}`;
-  if (platform === 'darwin') return `restart the service: ${asAdmin('launchctl kickstart -k system/tw.nhiicc', platform)}`;
+  if (platform === 'darwin') return `restart the service: ${asAdmin(`launchctl kickstart -k system/${LAUNCHD_LABEL}`, platform)}`;
   return `restart the service: ${asAdmin('systemctl restart nhiicc', platform)}`;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Runner } from '../trust/runner.js';
+import { LAUNCHD_LABEL } from '../config/names.js';
+import type { Runner } from '../util/runner.js';
 import { type Check, failed, passed } from './check.js';
 
 export const OFFICIAL_SHARE = '/usr/local/share/NHIICC';
@@ -44,7 +45,7 @@ export async function findOfficialComponent(deps: OfficialDeps): Promise<string[
   if (platform === 'darwin') {
     for (const dir of ['/Library/LaunchDaemons', '/Library/LaunchAgents']) {
       for (const name of await files.list(dir)) {
-        if (/nhiicc/i.test(name) && name !== 'tw.nhiicc.plist') found.push(path.posix.join(dir, name));
+        if (/nhiicc/i.test(name) && name !== `${LAUNCHD_LABEL}.plist`) found.push(path.posix.join(dir, name));
       }
     }
   }
@@ -68,7 +69,7 @@ function removalSteps(platform: NodeJS.Platform): string {
     return 'remove it in Settings > Apps ("健保卡元件" / mNHIICC), or from an elevated prompt: `sc.exe stop mNHIICC` then `sc.exe delete mNHIICC`; then `sc.exe start nhiicc`';
   }
   if (platform === 'darwin') {
-    return `for each file above in /Library/LaunchDaemons or LaunchAgents: \`sudo launchctl bootout system/<its label>\` and delete it; delete ${OFFICIAL_SHARE} except html/ESample.html and html/esample.js (nhiicc's); then \`sudo launchctl kickstart -k system/tw.nhiicc\``;
+    return `for each file above in /Library/LaunchDaemons or LaunchAgents: \`sudo launchctl bootout system/<its label>\` and delete it; delete ${OFFICIAL_SHARE} except html/ESample.html and html/esample.js (nhiicc's); then \`sudo launchctl kickstart -k system/${LAUNCHD_LABEL}\``;
   }
   return [
     '`sudo pkill -x mLNHIICC` (stop it);',

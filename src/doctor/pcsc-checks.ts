@@ -1,11 +1,11 @@
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NhiError } from '../card/errors.js';
 import { readProfile } from '../card/operations.js';
 import { POLKIT_RULE, SERVICE_USER } from '../config/paths.js';
 import { abiFor } from '../pcsc/abi/index.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
-import { hex, SCARD_E_NO_SERVICE, SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
+import { hex, NoCardError, SCARD_E_NO_SERVICE, SCARD_W_SECURITY_VIOLATION } from '../pcsc/port.js';
+import { knownCodeOf } from '../protocol/error-codes.js';
 import { type Check, failed, passed, skipped } from './check.js';
 
 export type ReaderLayer = Pick<CardAccess, 'status' | 'withCard' | 'close'> & { settled(timeoutMs?: number): Promise<void> };
@@ -67,22 +67,23 @@ async function cardCheck(readers: ReaderLayer): Promise<Check> {
     });
     return passed('card', `NHI card in ${reader} is readable`, { reader });
   } catch (err) {
-    if (!(err instanceof NhiError)) {
+    const code = knownCodeOf(err);
+    if (code === undefined) {
       return failed('card', `the card could not be read: ${(err as Error)?.message ?? String(err)}`, 'take the card out, insert it again and rerun `nhiicc doctor`');
     }
-    const details = { code: err.code };
-    if (err.code === '7004') {
+    const details = { code };
+    if (err instanceof NoCardError && err.reason === 'not-accepted') {
       return failed(
         'card',
-        'the card in the reader is not an NHI card (7004: the NHI applet could not be selected)',
+        `the card in the reader is not an NHI card (${code}: the NHI applet could not be selected)`,
         'insert your NHI card (健保卡), chip first and facing the contacts; a bank or citizen certificate card will not do',
         details,
       );
     }
-    if (err.code === '8013') {
-      return failed('card', `no NHI card available (8013: ${err.message})`, 'insert your NHI card (健保卡) into the reader', details);
+    if (err instanceof NoCardError) {
+      return failed('card', `no NHI card available (${code}: ${err.message})`, 'insert your NHI card (健保卡) into the reader', details);
     }
-    return failed('card', `the NHI card could not be read (${err.code}: ${err.message})`, 'take the card out, insert it again, or try another reader', details);
+    return failed('card', `the NHI card could not be read (${code}: ${(err as Error).message})`, 'take the card out, insert it again, or try another reader', details);
   }
 }
 

@@ -1,4 +1,4 @@
-import { policyStatus, type PolicyOptions } from '../browser-policy/browser-policy.js';
+import { type PolicyOptions, type PolicyState, policyStatus } from '../browser-policy/browser-policy.js';
 import { asAdmin, type Check, informational, passed } from './check.js';
 
 /**
@@ -8,7 +8,7 @@ import { asAdmin, type Check, informational, passed } from './check.js';
 export async function browserPolicyCheck(options: PolicyOptions & { platform: NodeJS.Platform }): Promise<Check> {
   const id = 'browser-policy';
   const hint = `optional: ${asAdmin('nhiicc browser-policy install', options.platform)} so Chrome/Edge do not ask before NHI pages reach this computer`;
-  let states;
+  let states: PolicyState[];
   try {
     states = await policyStatus(options);
   } catch (err) {

@@ -1,8 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import type { LinuxBrowser } from '../browser-policy/linux-policy.js';
+import { NHI_CARD } from '../card/operations.js';
 import { openCardReaders } from '../pcsc/index.js';
 import { sha256Fingerprint } from '../tls/certificates.js';
-import type { Runner } from '../trust/runner.js';
+import { isRoot } from '../util/is-root.js';
+import type { Runner } from '../util/runner.js';
 import { defaultTrustContext } from '../trust/trust.js';
 import type { TrustContext } from '../trust/trust-store.js';
 import { type Check, isOk } from './check.js';
@@ -33,12 +35,16 @@ export interface DoctorDeps {
   resolves?: (name: string) => Promise<boolean>;
   probe: Prober;
   findListeners?: (port: number) => Promise<Listener[]>;
-  trust: Partial<TrustContext>;
+  /** Built once, by defaultDoctorDeps: the trust checks and the runner share it. */
+  trust: TrustContext;
   linuxBrowsers?: LinuxBrowser[];
   now: () => Date;
 }
 
-export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDeps {
+/** What a caller may replace; the trust context is given in part and completed once. */
+export type DoctorOverrides = Partial<Omit<DoctorDeps, 'trust'>> & { trust?: Partial<TrustContext> };
+
+export function defaultDoctorDeps(overrides: DoctorOverrides = {}): DoctorDeps {
   const platform = overrides.platform ?? process.platform;
   const base = overrides.runner ? { runner: overrides.runner } : {};
   const trust = defaultTrustContext({ platform, ...base, ...overrides.trust });
@@ -48,9 +54,9 @@ export function defaultDoctorDeps(overrides: Partial<DoctorDeps> = {}): DoctorDe
     platform,
     runner,
     files,
-    openReaders: () => openCardReaders({ settleMs: 3000 }),
+    openReaders: () => openCardReaders({ wanted: NHI_CARD, settleMs: 3000 }),
     pcscAsServiceUser: () =>
-      pcscChecksAsServiceUser({ platform, runner, files, isRoot: process.getuid?.() === 0, self: [process.execPath, process.argv[1]!] }),
+      pcscChecksAsServiceUser({ platform, runner, files, isRoot: isRoot(), self: [process.execPath, process.argv[1]!] }),
     probe: probePort(),
     now: () => new Date(),
     ...overrides,
@@ -66,7 +72,6 @@ export interface DoctorReport {
 /** Runs every check; the slow groups (card, port) run side by side, the order stays fixed. */
 export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promise<DoctorReport> {
   const { platform, runner } = deps;
-  const trustContext = defaultTrustContext({ ...deps.trust, platform: deps.trust.platform ?? platform, runner: deps.trust.runner ?? runner });
   const files = await readCertificateFiles(options.configDir);
   const serverSha256 = (() => {
     try {
@@ -78,18 +83,18 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
 
   const official = findOfficialComponent({ platform, runner, files: deps.files });
   const groups: Array<Promise<Check[]>> = [
-    guard(['pcsc-service'], async () => {
+    guard('pcsc-service', async () => {
       const asService = await deps.pcscAsServiceUser();
       if (asService.kind === 'checked') return asService.checks;
       const own = await pcscOnly(deps);
       return asService.kind === 'unknown' ? [...own, asService.note] : own;
     }),
-    guard(['certificate'], async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
-    guard(['trust-system'], () => trustChecks(options.configDir, files, trustContext, options.userConfigDir)),
-    guard(['hosts'], async () => [
+    guard('certificate', async () => [certificateCheck(options.configDir, files, deps.now(), options.userConfigDir, platform)]),
+    guard('trust-system', () => trustChecks(options.configDir, files, deps.trust, options.userConfigDir)),
+    guard('hosts', async () => [
       await hostsCheck({ platform, ...(options.hostsFile !== undefined ? { hostsFile: options.hostsFile } : {}), ...(deps.resolves ? { resolves: deps.resolves } : {}) }),
     ]),
-    guard(['port'], async () => [
+    guard('port', async () => [
       await portCheck({
         port: options.port,
         platform,
@@ -100,9 +105,9 @@ export async function runDoctor(options: DoctorOptions, deps: DoctorDeps): Promi
         officialFound: (await official).length > 0,
       }),
     ]),
-    guard(['official-component'], async () => [officialComponentCheck(await official, platform)]),
-    guard(['service'], async () => [await serviceCheck({ platform, runner, files: deps.files })]),
-    guard(['browser-policy'], async () => [
+    guard('official-component', async () => [officialComponentCheck(await official, platform)]),
+    guard('service', async () => [await serviceCheck({ platform, runner, files: deps.files })]),
+    guard('browser-policy', async () => [
       await browserPolicyCheck({ platform, runner, ...(deps.linuxBrowsers ? { linuxBrowsers: deps.linuxBrowsers } : {}) }),
     ]),
   ];
@@ -119,13 +124,13 @@ export function pcscOnly(deps: Pick<DoctorDeps, 'openReaders' | 'platform'>): Pr
 }
 
 /** A check group that throws becomes one failed line instead of ending the run. */
-async function guard(ids: string[], run: () => Promise<Check[]>): Promise<Check[]> {
+async function guard(id: string, run: () => Promise<Check[]>): Promise<Check[]> {
   try {
     return await run();
   } catch (err) {
     return [
       {
-        id: ids[0]!,
+        id,
         state: 'fail',
         summary: `the check itself failed: ${(err as Error)?.message ?? String(err)}`,
         fix: 'report this at the nhiicc issue tracker with the output of `nhiicc doctor --json`',

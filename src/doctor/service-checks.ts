@@ -1,10 +1,10 @@
+import { LAUNCHD_LABEL, NHI_PORT } from '../config/names.js';
 import { windowsServiceLogFile } from '../config/paths.js';
-import type { Runner } from '../trust/runner.js';
+import type { Runner } from '../util/runner.js';
 import { asAdmin, type Check, failed, informational, passed } from './check.js';
 import type { FileSystemView } from './official-component.js';
 
 export const UNIT_FILES = ['/etc/systemd/system/nhiicc.service', '/lib/systemd/system/nhiicc.service', '/usr/lib/systemd/system/nhiicc.service'];
-export const LAUNCHD_LABEL = 'tw.nhiicc';
 /** What starts nhiicc on Linux: systemd's socket, which starts the service on demand. */
 export const ENABLE_SOCKET = 'systemctl enable --now nhiicc.socket';
 
@@ -35,7 +35,7 @@ async function linuxService({ runner, files }: ServiceDeps): Promise<Check> {
       { systemd: false, unitFiles },
     );
   }
-  // The packages enable nhiicc.socket: systemd listens on 7777 and starts
+  // The packages enable nhiicc.socket: systemd listens on NHI_PORT and starts
   // the service on the first connection, so an idle service is not running.
   const socketEnabled = await runner('systemctl', ['is-enabled', 'nhiicc.socket']);
   const socketActive = await runner('systemctl', ['is-active', 'nhiicc.socket']);
@@ -43,7 +43,7 @@ async function linuxService({ runner, files }: ServiceDeps): Promise<Check> {
     const service = (await runner('systemctl', ['is-active', 'nhiicc'])).stdout.trim() || 'unknown';
     return passed(
       id,
-      `nhiicc.socket listens on port 7777 and starts the nhiicc service on the first connection (the service is ${service === 'active' ? 'running now' : `${service}: idle`})`,
+      `nhiicc.socket listens on port ${NHI_PORT} and starts the nhiicc service on the first connection (the service is ${service === 'active' ? 'running now' : `${service}: idle`})`,
       { systemd: true, unitFiles, socket: 'active', service },
     );
   }

@@ -1,5 +1,5 @@
 import { SERVICE_USER } from '../config/paths.js';
-import type { Runner } from '../trust/runner.js';
+import type { Runner } from '../util/runner.js';
 import { type Check, informational } from './check.js';
 import type { FileSystemView } from './official-component.js';
 

@@ -1,9 +1,9 @@
 import dns from 'node:dns/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { NHI_HOST } from '../config/names.js';
 import { isLoopbackAddress } from '../util/loopback.js';
 
-export const NHI_HOST = 'iccert.nhi.gov.tw';
 export const HOSTS_MARKER = '# added by nhiicc';
 const OUR_LINE = `127.0.0.1 ${NHI_HOST} ${HOSTS_MARKER}`;
 /** What a hosts file made from nothing starts with (Debian's usual lines), so localhost keeps resolving. */
@@ -116,8 +116,7 @@ interface Line {
 function splitLines(text: string): Line[] {
   const lines: Line[] = [];
   const re = /([^\r\n]*)(\r\n|\n|\r|$)/g;
-  let match: RegExpExecArray | null;
-  while ((match = re.exec(text)) !== null) {
+  for (const match of text.matchAll(re)) {
     if (match[0] === '') break;
     lines.push({ content: match[1] ?? '', eol: match[2] ?? '' });
   }

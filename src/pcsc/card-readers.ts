@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { NhiError } from '../card/errors.js';
-import { selectNhi } from '../card/operations.js';
 import type { Transmit } from '../card/response.js';
 import {
+  NoCardError,
   PcscUnavailableError,
   SCARD_E_INVALID_HANDLE,
   SCARD_E_NO_SERVICE,
@@ -18,8 +17,8 @@ import { SerialQueue } from './serial-queue.js';
 export interface ReaderStatus {
   name: string;
   cardPresent: boolean;
-  /** Known once the card answered (or refused) SELECT of the NHI applet. */
-  nhiCard?: boolean;
+  /** Known once the card was asked: whether it is the card the caller wants (CardReadersOptions.wanted). */
+  accepted?: boolean;
 }
 
 export interface PcscStatus {
@@ -57,10 +56,27 @@ interface ReaderState {
   port: ReaderPort;
   present: boolean;
   connected: boolean;
-  nhiCard?: boolean;
+  accepted?: boolean;
+}
+
+/**
+ * Which card the caller wants, decided above this layer (the NHI card:
+ * card/operations.ts NHI_CARD, a card that accepts SELECT of the NHI
+ * applet; docs/protocol.md §3 and §3.6).
+ */
+export interface WantedCard {
+  /** What errors call it: "an NHI card". */
+  readonly name: string;
+  /**
+   * Whether the card is one. Asked at the start of every operation, inside
+   * its transaction, before the operation gets the card: what it leaves on
+   * the card (the NHI applet selected) holds for the operation.
+   */
+  accepts(transmit: Transmit): Promise<boolean>;
 }
 
 export interface CardReadersOptions {
+  wanted: WantedCard;
   /** How long to wait for the first reader list and card states. */
   settleMs?: number;
   /** First delay before opening PC/SC again after it failed or was lost; it doubles up to maxReopenMs. */
@@ -100,7 +116,7 @@ export class CardReaders implements CardAccess {
 
   constructor(
     private readonly open: OpenContext,
-    private readonly options: CardReadersOptions = {},
+    private readonly options: CardReadersOptions,
   ) {
     this.settleMs = options.settleMs ?? 2000;
     this.reopenMs = options.reopenMs ?? 1000;
@@ -124,7 +140,7 @@ export class CardReaders implements CardAccess {
       readers: [...this.readers.entries()].map(([name, r]) => ({
         name,
         cardPresent: r.present,
-        ...(r.nhiCard !== undefined ? { nhiCard: r.nhiCard } : {}),
+        ...(r.accepted !== undefined ? { accepted: r.accepted } : {}),
       })),
     };
   }
@@ -171,17 +187,35 @@ export class CardReaders implements CardAccess {
   private async runOperation<T>(operation: CardOperation<T>, options: CardAccessOptions): Promise<T> {
     const { signal } = options;
     signal?.throwIfAborted();
-    if (this.closed) throw new NhiError('7001', 'the card reader layer is shut down');
+    if (this.closed) throw new PcscUnavailableError('the card reader layer is shut down');
     if (!this.ctx) await this.tryOpen();
-    if (!this.ctx) throw new NhiError('7001', `PC/SC is unavailable: ${this.unavailable?.message ?? 'unknown reason'}`, { cause: this.unavailable });
+    if (!this.ctx) throw new PcscUnavailableError(`PC/SC is unavailable: ${this.unavailable?.message ?? 'unknown reason'}`, this.unavailable?.code, { cause: this.unavailable });
     await this.settled();
     signal?.throwIfAborted();
     // One retry covers a card reset by another program or a reconnect after
     // the card was re-inserted; only an operation that has not yet reached the
     // card is repeated.
     for (let attempt = 0; ; attempt++) {
-      const name = await this.chooseReader(options.reader);
-      const state = this.readers.get(name)!;
+      try {
+        return await this.onWantedCard(operation, options, attempt === 0);
+      } catch (err) {
+        if (err === ERR_RETRY) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Runs `operation` on the first card, in the pinned reader or any, that
+   * the wanted card's check accepts, in one transaction with that check. A
+   * card the check refused is not asked again until it is taken out; when no
+   * card is accepted the failure is `not-accepted` (docs/protocol.md §3.6).
+   */
+  private async onWantedCard<T>(operation: CardOperation<T>, options: CardAccessOptions, firstAttempt: boolean): Promise<T> {
+    const { signal } = options;
+    const { wanted } = this.options;
+    for (const [name, state] of this.candidates(options.reader)) {
+      if (state.accepted === false) continue;
       let sent = 0;
       const transmit: Transmit = async (apdu) => {
         signal?.throwIfAborted();
@@ -189,25 +223,23 @@ export class CardReaders implements CardAccess {
         try {
           return await state.port.transmit(apdu);
         } catch (err) {
-          throw this.transmitError(state, err, sent === 1 && attempt === 0);
+          throw this.transmitError(state, err, sent === 1 && firstAttempt);
         }
       };
+      if (!state.connected) await this.connect(state);
       try {
-        try {
-          await state.port.beginTransaction();
-        } catch (err) {
-          throw this.transmitError(state, err, attempt === 0);
-        }
-        try {
-          return await operation(transmit, name);
-        } finally {
-          if (state.connected) await state.port.endTransaction().catch(() => undefined);
-        }
+        await state.port.beginTransaction();
       } catch (err) {
-        if (err === ERR_RETRY) continue;
-        throw err;
+        throw this.transmitError(state, err, firstAttempt);
+      }
+      try {
+        state.accepted = await wanted.accepts(transmit);
+        if (state.accepted) return await operation(transmit, name);
+      } finally {
+        if (state.connected) await state.port.endTransaction().catch(() => undefined);
       }
     }
+    throw new NoCardError('not-accepted', `the card in the reader is not ${wanted.name}`);
   }
 
   private transmitError(state: ReaderState, err: unknown, mayRetry: boolean): unknown {
@@ -216,57 +248,34 @@ export class CardReaders implements CardAccess {
     if (mayRetry && code === SCARD_W_RESET_CARD) return ERR_RETRY;
     if (code === SCARD_W_REMOVED_CARD || code === SCARD_E_NO_SMARTCARD) {
       state.present = false;
-      return new NhiError('8013', 'the card was removed', { cause: err });
+      return new NoCardError('removed', 'the card was removed', { cause: err });
     }
     if (code !== undefined && SERVICE_GONE.has(code)) {
       this.scheduleReopen();
-      return new NhiError('7001', `the PC/SC service went away: ${(err as Error).message}`, { cause: err });
+      return new PcscUnavailableError(`the PC/SC service went away: ${(err as Error).message}`, code, { cause: err });
     }
-    return new NhiError('8013', `the card did not answer: ${(err as Error).message ?? String(err)}`, { cause: err });
+    return new NoCardError('unresponsive', `the card did not answer: ${(err as Error).message ?? String(err)}`, { cause: err });
   }
 
-  /** The pinned reader, or the first whose card answers SELECT of the NHI applet. */
-  private async chooseReader(pinned: string | undefined): Promise<string> {
+  /** The readers with a card in them: the pinned one, or all. */
+  private candidates(pinned: string | undefined): Array<[string, ReaderState]> {
     if (pinned !== undefined && !this.readers.has(pinned)) {
-      throw new NhiError('8013', `reader "${pinned}" not found (readers: ${[...this.readers.keys()].join(', ') || 'none'})`);
+      throw new NoCardError('unknown-reader', `reader "${pinned}" not found (readers: ${[...this.readers.keys()].join(', ') || 'none'})`);
     }
     const candidates = [...this.readers.entries()].filter(([name, r]) => r.present && (pinned === undefined || name === pinned));
     if (candidates.length === 0) {
-      throw new NhiError('8013', this.readers.size === 0 ? 'no card reader found' : 'no card in the reader');
+      throw this.readers.size === 0 ? new NoCardError('no-reader', 'no card reader found') : new NoCardError('no-card', 'no card in the reader');
     }
-    for (const [name, r] of candidates) {
-      if (r.nhiCard === undefined || !r.connected) await this.probe(r);
-      if (r.nhiCard) return name;
-    }
-    throw new NhiError('7004', 'the card in the reader is not an NHI card');
+    return candidates;
   }
 
-  private async probe(r: ReaderState): Promise<void> {
+  private async connect(r: ReaderState): Promise<void> {
     try {
-      if (!r.connected) {
-        await r.port.disconnect().catch(() => undefined);
-        await r.port.connect();
-        r.connected = true;
-      }
-      await selectNhi(r.port.transmit.bind(r.port));
-      r.nhiCard = true;
+      await r.port.disconnect().catch(() => undefined);
+      await r.port.connect();
+      r.connected = true;
     } catch (err) {
-      if (err instanceof NhiError && err.code === '7004') {
-        r.nhiCard = false;
-        return;
-      }
-      r.connected = false;
-      const code = scardCodeOf(err);
-      if (code === SCARD_W_RESET_CARD) {
-        // Reset by another program: reconnecting once is enough.
-        await r.port.disconnect().catch(() => undefined);
-        await r.port.connect();
-        r.connected = true;
-        await selectNhi(r.port.transmit.bind(r.port));
-        r.nhiCard = true;
-        return;
-      }
-      throw new NhiError('8013', `cannot connect to the card: ${(err as Error).message ?? String(err)}`, { cause: err });
+      throw new NoCardError('unresponsive', `cannot connect to the card: ${(err as Error).message ?? String(err)}`, { cause: err });
     }
   }
 
@@ -305,7 +314,8 @@ export class CardReaders implements CardAccess {
     this.reopenTimer = undefined;
     const generation = ++this.generation;
     const current = () => generation === this.generation;
-    const pendingStatus = (this.pendingStatus = new Set<string>());
+    const pendingStatus = new Set<string>();
+    this.pendingStatus = pendingStatus;
     const listener: ContextListener = {
       onReaderList: () => {
         if (!current()) return;
@@ -336,7 +346,7 @@ export class CardReaders implements CardAccess {
         if (r.present !== present || !present) {
           if (r.present !== present) this.options.log?.info({ reader: name, cardPresent: present }, 'card state');
           r.present = present;
-          r.nhiCard = undefined;
+          r.accepted = undefined;
           if (r.connected) {
             r.connected = false;
             void r.port.disconnect().catch(() => undefined);
@@ -365,7 +375,7 @@ export class CardReaders implements CardAccess {
       const why = err instanceof PcscUnavailableError ? err : new PcscUnavailableError(`PC/SC error: ${(err as Error)?.message ?? String(err)}`, scardCodeOf(err), { cause: err });
       // Said once per cause: a service that stays away must not fill the log.
       if (why.message !== this.unavailable?.message) {
-        this.options.log?.warn({ reason: why.message, ...(why.code !== undefined ? { code: why.code } : {}) }, 'cannot read cards until PC/SC works (pages get 7001); retrying in the background');
+        this.options.log?.warn({ reason: why.message, ...(why.code !== undefined ? { code: why.code } : {}) }, 'cannot read cards until PC/SC works (card operations fail meanwhile); retrying in the background');
       }
       this.unavailable = why;
       this.scheduleReopen();

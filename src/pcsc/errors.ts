@@ -56,13 +56,32 @@ export class PcscError extends Error {
   }
 }
 
-/** PC/SC cannot be used at all (no library, no service, not allowed): pages get 7001. */
+/** PC/SC cannot be used at all (no library, no service, not allowed, or the reader layer shut down). */
 export class PcscUnavailableError extends Error {
   override readonly name = 'PcscUnavailableError';
   constructor(
     message: string,
     /** The PC/SC result code behind it, when a call failed (e.g. SCARD_W_SECURITY_VIOLATION). */
     readonly code?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Why no card could be used though PC/SC works: no reader, the pinned
+ * reader missing, no card, the card removed or silent, or cards present but
+ * none of them the wanted one (`not-accepted`; docs/protocol.md §3.6).
+ */
+export type NoCardReason = 'no-reader' | 'unknown-reader' | 'no-card' | 'removed' | 'unresponsive' | 'not-accepted';
+
+/** No card could be used for an operation (see NoCardReason). */
+export class NoCardError extends Error {
+  override readonly name = 'NoCardError';
+  constructor(
+    readonly reason: NoCardReason,
+    message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -5,6 +5,6 @@ export * from './card-readers.js';
 export * from './port.js';
 
 /** The reader layer on the machine's PC/SC service, through its own library (winscard.ts). */
-export function openCardReaders(options?: CardReadersOptions): CardReaders {
+export function openCardReaders(options: CardReadersOptions): CardReaders {
   return new CardReaders(openPcscContext, options).start();
 }

@@ -35,7 +35,7 @@ export interface PcscContext {
   close(): Promise<void>;
 }
 
-/** Opens a context and starts following readers; rejects with PcscUnavailableError when PC/SC cannot be used (7001). */
+/** Opens a context and starts following readers; rejects with PcscUnavailableError when PC/SC cannot be used. */
 export type OpenContext = (listener: ContextListener) => Promise<PcscContext>;
 
 export * from './errors.js';

@@ -15,13 +15,11 @@ export const SCARD_SHARE_SHARED = 2;
 export const SCARD_PROTOCOL_T0 = 1;
 export const SCARD_PROTOCOL_T1 = 2;
 export const SCARD_LEAVE_CARD = 0;
-export const SCARD_RESET_CARD = 1;
 
 export const SCARD_STATE_UNAWARE = 0;
 export const SCARD_STATE_IGNORE = 0x1;
 export const SCARD_STATE_CHANGED = 0x2;
 export const SCARD_STATE_UNKNOWN = 0x4;
-export const SCARD_STATE_UNAVAILABLE = 0x8;
 export const SCARD_STATE_EMPTY = 0x10;
 export const SCARD_STATE_PRESENT = 0x20;
 export const SCARD_STATE_MUTE = 0x200;

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { codeOf, NhiError, type NhiCode } from '../card/errors.js';
+import { codeOf, type NhiCode, NhiError } from './error-codes.js';
 import { type CardProfile, readCardId, readProfile } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
 import { commandSignal, settleOrGiveUp } from './deadline.js';

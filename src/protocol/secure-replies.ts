@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import { encodeBig5 } from '../card/big5.js';
-import { NhiError } from '../card/errors.js';
-import { pad7, singleDesKey, tripleDesEncrypt } from './legacy-cipher.js';
-import { L_KEY1 } from './legacy-keys.js';
+import { NhiError } from './error-codes.js';
+import { pad7, singleDesKey, tripleDesEncrypt } from '../cipher/legacy-cipher.js';
+import { L_KEY1 } from '../cipher/legacy-keys.js';
 import { taipeiDate } from './taipei-date.js';
 
 export const PASSWORD_MIN = 6;

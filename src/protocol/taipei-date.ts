@@ -1,9 +1,11 @@
+import { HOUR_MS } from '../util/time.js';
+
 /**
  * "Today" as the NHI servers see it: the date in Taiwan (Asia/Taipei), whatever
  * the host's time zone. Taiwan has kept UTC+8 without daylight saving since
  * 1979, so a fixed offset is exact and needs no time-zone database.
  */
-const TAIPEI_OFFSET_MS = 8 * 60 * 60 * 1000;
+const TAIPEI_OFFSET_MS = 8 * HOUR_MS;
 
 export interface CalendarDate {
   year: string;

@@ -1,4 +1,4 @@
-import { tripleDesDecrypt, tripleDesEncrypt } from '../protocol/legacy-cipher.js';
+import { tripleDesDecrypt, tripleDesEncrypt } from '../cipher/legacy-cipher.js';
 import { PACKET_END } from './constants.js';
 
 /**

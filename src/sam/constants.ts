@@ -1,7 +1,7 @@
 /** Fixed values of the SAM protocol (docs/protocol.md §5, §6). */
 
 /** The 3DES key of the SAM handshake, shared with EnCrypt's key table. */
-export { L_KEY } from '../protocol/legacy-keys.js';
+export { L_KEY } from '../cipher/legacy-keys.js';
 
 /** Every SAM packet, either direction, ends with these three bytes. */
 export const PACKET_END = Buffer.from('<E>', 'latin1');
@@ -17,9 +17,5 @@ export const HELLO = {
 
 export const CLIENT_NONCE_LENGTH = 16;
 export const SESSION_KEY_LENGTH = 24;
-export const CARD_ID_LENGTH = 12;
-export const CARD_RANDOM_LENGTH = 8;
-export const CHALLENGE_LENGTH = 32;
-export const ANSWER_LENGTH = 16;
 export const VALUE_LENGTH = 20;
 export const SIGNATURE_LENGTH = 256;

@@ -1,9 +1,9 @@
 import net from 'node:net';
-import { NhiError } from '../card/errors.js';
 import { mutualAuth, readIdAndRandom } from '../card/operations.js';
 import type { CardAccess } from '../pcsc/card-readers.js';
-import { checkService, openSession, requestChallenge, requestSignature, type SamLog, type SamSession } from './client.js';
+import { checkService, failedStep, openSession, requestChallenge, requestSignature, type SamLog, type SamSession } from './client.js';
 import { VALUE_LENGTH } from './constants.js';
+import { SamError } from './errors.js';
 
 export type { SamLog } from './client.js';
 
@@ -16,11 +16,11 @@ export interface SamOptions {
   replyTimeoutMs?: number;
   /** Use only this card reader (as `CardAccess.withCard` takes it). */
   reader?: string;
-  /** Gets step names, durations and codes; never card data, keys or the signature. */
+  /** Gets step names, durations and the step that failed; never card data, keys or the signature. */
   log?: SamLog;
   /**
    * Aborting it stops the signing: the SAM step under way fails at once with
-   * its own code, and the card layer releases the card.
+   * as its own step, and the card layer releases the card.
    */
   signal?: AbortSignal;
 }
@@ -61,7 +61,7 @@ const VALUE_PATTERN = new RegExp(`^0001[0-9]{${VALUE_LENGTH - 4}}$`);
 
 /**
  * Validates value, checks the service, then signs; returns the 256 ASCII
- * chars. Throws NhiError.
+ * chars. Throws SamError, CardError or the card layer's errors.
  *
  * The card is held only from reading its id and random through its
  * mutual-auth answer: the SAM connections and handshakes are set up before,
@@ -69,11 +69,12 @@ const VALUE_PATTERN = new RegExp(`^0001[0-9]{${VALUE_LENGTH - 4}}$`);
  * card work longer than the challenge round trip.
  */
 export async function hSign(card: CardAccess, value: string, options: SamOptions): Promise<string> {
-  // No source assigns a code to a malformed value (docs/protocol.md §2.6).
-  // A SAM that refused the signing packet would surface as 8008, which pages
-  // show as a SAM transport error; we answer that without asking the SAM.
+  // No source assigns a code to a malformed value (docs/protocol.md §2.6): it fails as the `value` step.
+  // A SAM that refused the signing packet would fail the signature step,
+  // which pages show as a SAM transport error; we answer that without asking
+  // the SAM.
   if (typeof value !== 'string' || !VALUE_PATTERN.test(value)) {
-    throw new NhiError('8008', `H_Sign value must be 0001 followed by ${VALUE_LENGTH - 4} digits`);
+    throw new SamError('value', `H_Sign value must be 0001 followed by ${VALUE_LENGTH - 4} digits`);
   }
   const sam = {
     host: options.host,
@@ -114,8 +115,7 @@ export async function hSign(card: CardAccess, value: string, options: SamOptions
     log?.debug({ ms: ms() }, 'H_Sign signed by the SAM');
     return signature;
   } catch (err) {
-    const code = err instanceof NhiError ? err.code : undefined;
-    log?.debug({ ms: ms(), code, reason: err instanceof Error ? err.message : String(err) }, 'H_Sign failed');
+    log?.debug({ ms: ms(), failed: failedStep(err), reason: err instanceof Error ? err.message : String(err) }, 'H_Sign failed');
     throw err;
   } finally {
     session?.socket.destroy();

@@ -1,13 +1,13 @@
 import net from 'node:net';
-import { NhiError, type NhiCode } from '../card/errors.js';
 import { endsWithTerminator } from './cipher.js';
 import { PACKET_END } from './constants.js';
+import { SamError, type SamStep } from './errors.js';
 
 /**
  * A TCP connection to the SAM that reads `<E>`-terminated packets. Every
  * wait is bounded, and a connection that closes or fails wakes the pending
  * read at once, so no caller can hang on a SAM that stopped answering.
- * Failures become `NhiError`s with the code of the step that was waiting.
+ * Failures become `SamError`s naming the step that was waiting.
  */
 
 /** No SAM packet comes near this; a peer that keeps sending is not a SAM. */
@@ -54,7 +54,7 @@ export class SamSocket {
     });
     socket.on('error', (err) => this.end(`connection error: ${err.message}`));
     socket.on('end', () => this.end('the SAM closed the connection'));
-    // Stopping closes the connection: the step waiting on it then fails at once with its own code.
+    // Stopping closes the connection: the step waiting on it then fails at once, as itself.
     const stop = () => {
       socket.destroy();
       this.end(stoppedBy(signal!));
@@ -66,9 +66,9 @@ export class SamSocket {
     });
   }
 
-  /** Connects within `timeoutMs`, unless `signal` aborts first; any failure is 4061. */
+  /** Connects within `timeoutMs`, unless `signal` aborts first; any failure is the `connect` step's. */
   static connect(host: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<SamSocket> {
-    const failure = (why: string) => new NhiError('4061', `cannot connect to the SAM at ${formatEndpoint(host, port)}: ${why}`);
+    const failure = (why: string) => new SamError('connect', `cannot connect to the SAM at ${formatEndpoint(host, port)}: ${why}`);
     if (signal?.aborted) return Promise.reject(failure(stoppedBy(signal)));
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
@@ -91,24 +91,24 @@ export class SamSocket {
     });
   }
 
-  /** Hands `data` to the kernel; `code` on failure or when that takes over `timeoutMs`. */
-  send(data: Buffer, code: NhiCode, timeoutMs: number): Promise<void> {
-    if (this.ended) return Promise.reject(new NhiError(code, `cannot send to the SAM: ${this.ended}`));
+  /** Hands `data` to the kernel; fails as `step` on error or when that takes over `timeoutMs`. */
+  send(data: Buffer, step: SamStep, timeoutMs: number): Promise<void> {
+    if (this.ended) return Promise.reject(new SamError(step, `cannot send to the SAM: ${this.ended}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new NhiError(code, `sending to the SAM took over ${timeoutMs} ms`));
+        reject(new SamError(step, `sending to the SAM took over ${timeoutMs} ms`));
         this.destroy();
       }, timeoutMs);
       this.socket.write(data, (err) => {
         clearTimeout(timer);
-        if (err) reject(new NhiError(code, `cannot send to the SAM: ${err.message}`));
+        if (err) reject(new SamError(step, `cannot send to the SAM: ${err.message}`));
         else resolve();
       });
     });
   }
 
-  /** The next packet as `framer` delimits it; `code` on timeout, close or overflow. */
-  async read(code: NhiCode, timeoutMs: number, framer: Framer): Promise<Buffer> {
+  /** The next packet as `framer` delimits it; fails as `step` on timeout, close or overflow. */
+  async read(step: SamStep, timeoutMs: number, framer: Framer): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const length = framer(this.buffered);
@@ -117,10 +117,10 @@ export class SamSocket {
         this.buffered = this.buffered.subarray(length);
         return packet;
       }
-      if (this.buffered.length > MAX_PACKET) throw new NhiError(code, `SAM reply longer than ${MAX_PACKET} bytes`);
-      if (this.ended) throw new NhiError(code, `no complete reply from the SAM: ${this.ended}`);
+      if (this.buffered.length > MAX_PACKET) throw new SamError(step, `SAM reply longer than ${MAX_PACKET} bytes`);
+      if (this.ended) throw new SamError(step, `no complete reply from the SAM: ${this.ended}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new NhiError(code, `no complete reply from the SAM within ${timeoutMs} ms`);
+      if (left <= 0) throw new SamError(step, `no complete reply from the SAM within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.wake = () => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { type CommandContext, runCommand } from '../protocol/commands.js';
+import { SERVICE_ERROR } from '../protocol/error-codes.js';
 import { isProtocolViolation, noteOnce } from './client-faults.js';
 import type { OriginPolicy } from './origin-policy.js';
 
@@ -20,7 +21,8 @@ export const MAX_FRAME_BYTES = 4096;
 export const MAX_UNANSWERED = 8;
 
 /**
- * `/echo`: the official text protocol, one reply per text frame. Each
+ * `/echo`: the official text protocol (docs/protocol.md §1 frames, §2
+ * commands), one reply per text frame. Each
  * connection runs its commands one at a time, in order, so it has at most one
  * operation queued at the card layer: connections take turns at the card, and
  * a new one waits for at most one operation of every other busy connection.
@@ -121,7 +123,7 @@ function serveCommands(socket: WebSocket, req: FastifyRequest, context: Omit<Com
       await result.done;
     } catch (err) {
       // runCommand answers every failure of a command itself: this is a fault of ours.
-      if (!answered) answer('8201');
+      if (!answered) answer(SERVICE_ERROR);
       try {
         req.log.error({ err, origin }, 'command step failed');
       } catch {

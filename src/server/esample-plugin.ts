@@ -83,7 +83,7 @@ export const esamplePlugin: FastifyPluginAsync<ESampleOptions> = async (app, opt
         readers: pcsc.readers.map((r) => ({
           name: r.name,
           cardPresent: r.cardPresent,
-          ...(r.nhiCard !== undefined ? { nhiCard: r.nhiCard } : {}),
+          ...(r.accepted !== undefined ? { nhiCard: r.accepted } : {}),
         })),
       },
       certificate: { notAfter: opts.notAfter ? opts.notAfter.toISOString() : null },

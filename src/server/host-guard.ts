@@ -1,8 +1,11 @@
+import { SERVER_HOSTS } from '../config/names.js';
+
 /**
  * DNS rebinding guard: a page on evil.example that makes its name resolve to
- * 127.0.0.1 still sends `Host: evil.example`, so only our own names pass.
+ * 127.0.0.1 still sends `Host: evil.example`, so only our own names pass
+ * (docs/protocol.md §1, the `Host` header rule).
  */
-const ALLOWED_HOSTS = new Set(['iccert.nhi.gov.tw', 'localhost', '127.0.0.1', '[::1]']);
+const ALLOWED_HOSTS = new Set(SERVER_HOSTS);
 
 export function isAllowedHost(hostHeader: string | undefined, port: number): boolean {
   if (!hostHeader) return false;

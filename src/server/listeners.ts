@@ -62,7 +62,9 @@ function refuseNonLoopback(addresses: string[], what: string): void {
 async function listenOnPassed(app: FastifyInstance, fds: number[]): Promise<Listening> {
   await app.ready();
   const servers = await Promise.all(fds.map((fd) => listening(forwarder(app), { fd })));
-  const close = () => servers.forEach((s) => s.close());
+  const close = () => {
+    for (const s of servers) s.close();
+  };
   const addresses = servers.map((s) => show(s.address() as AddressInfo));
   try {
     refuseNonLoopback(addresses, 'systemd passed sockets on');

@@ -1,10 +1,11 @@
+import { SERVER_HOSTS } from '../config/names.js';
 import type { Clearance } from '../protocol/commands.js';
 
 /**
  * Who may use the protocol. Government pages (`https://*.gov.tw`, any port)
  * and the daemon's own pages get everything; a local file (the ESample page
  * opened from disk sends `Origin: null` or `file://`) may only ask the
- * version; every other origin is refused at the upgrade.
+ * version; every other origin is refused at the upgrade (docs/protocol.md §1).
  */
 export interface OriginPolicy {
   clearance(origin: string | undefined): Clearance | 'refused';
@@ -14,7 +15,7 @@ const GOV_TW = /^https:\/\/([a-z0-9-]+\.)+gov\.tw(:\d{1,5})?$/;
 
 export function ownOrigins(port: number): string[] {
   const suffix = port === 443 ? '' : `:${port}`;
-  return ['iccert.nhi.gov.tw', 'localhost', '127.0.0.1', '[::1]'].map((h) => `https://${h}${suffix}`);
+  return SERVER_HOSTS.map((h) => `https://${h}${suffix}`);
 }
 
 /** `https://Example.org:443/` → `https://example.org`; undefined for what is not an origin. */

@@ -2,9 +2,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { PROTOCOL_VERSION } from '../protocol/commands.js';
 import { APP_VERSION } from '../version.js';
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** `/`: the page the manuals tell users to open to check the certificate. */
+/** `/`: the page the manuals tell users to open to check the certificate (docs/protocol.md §1, TLS). */
 export function trustedPage(): string {
   return `<!doctype html>
 <html lang="zh-Hant"><head><meta charset="utf-8"><title>nhiicc 健保卡元件</title>
@@ -13,7 +13,7 @@ export function trustedPage(): string {
 </head><body>
 <h1>已確認為可信任服務</h1>
 <p>Confirmed as a trusted service: your browser trusts this computer's NHI card service (nhiicc).</p>
-<p>版本 Version: nhiicc ${escape(APP_VERSION)}, protocol ${PROTOCOL_VERSION}</p>
+<p>版本 Version: nhiicc ${escapeHtml(APP_VERSION)}, protocol ${PROTOCOL_VERSION}</p>
 <p><a href="/ESample.html">診斷頁面 Diagnostic page (ESample)</a></p>
 </body></html>
 `;

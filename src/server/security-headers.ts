@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { SERVER_HOSTS } from '../config/names.js';
+
+const OWN_SOCKETS = SERVER_HOSTS.filter((h) => !h.startsWith('[')).map((h) => `wss://${h}:*`);
 
 /**
  * Headers on everything the daemon serves: nothing external, no framing, no
@@ -8,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
  */
 export const SECURITY_HEADERS = {
   'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' wss://iccert.nhi.gov.tw:* wss://localhost:* wss://127.0.0.1:*; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    `default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ${OWN_SOCKETS.join(' ')}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import { NHI_CARD } from '../card/operations.js';
 import { createLogger, type Logger } from '../log.js';
 import { type CardAccess, openCardReaders } from '../pcsc/index.js';
 import { DEFAULT_SAM, hSign, parseSamEndpoint } from '../sam/h-sign.js';
 import { ensureServerCertificate, expiryWarning } from '../tls/certificates.js';
 import { isLoopbackHost } from '../util/loopback.js';
+import { DAY_MS } from '../util/time.js';
 import { buildApp } from './app.js';
 import { readConfigFile } from './config-file.js';
 import { whenIdle } from './idle-exit.js';
@@ -50,12 +52,9 @@ export interface RunningService {
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 7777;
 export const IDLE_EXIT_SECONDS = 600;
 
 export class UsageError extends Error {}
-
-const EXPIRY_CHECK_MS = 24 * 60 * 60 * 1000;
 
 export async function startService(opts: ServeOptions): Promise<RunningService> {
   if (!isLoopbackHost(opts.host)) {
@@ -73,9 +72,9 @@ export async function startService(opts: ServeOptions): Promise<RunningService> 
     if (warning) logger.warn({ notAfter: tls.notAfter.toISOString() }, warning);
   };
   warnIfExpiring();
-  const expiryTimer = setInterval(warnIfExpiring, EXPIRY_CHECK_MS).unref();
+  const expiryTimer = setInterval(warnIfExpiring, DAY_MS).unref();
 
-  const card = opts.card ?? openCardReaders({ log: logger });
+  const card = opts.card ?? openCardReaders({ wanted: NHI_CARD, log: logger });
   let sam: { host: string; port: number };
   try {
     sam = parseSamEndpoint(opts.sam ?? config.sam ?? `${DEFAULT_SAM.host}:${DEFAULT_SAM.port}`);

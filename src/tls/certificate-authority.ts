@@ -1,10 +1,7 @@
 import { webcrypto, randomBytes } from 'node:crypto';
+import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../config/names.js';
 import { encodeNameConstraints, NAME_CONSTRAINTS_OID } from './name-constraints.js';
 import { x509 } from './x509.js';
-
-import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from './server-names.js';
-
-export { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES, VALIDITY_DAYS } from './server-names.js';
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
@@ -36,14 +33,14 @@ export async function createTransientCa(notBefore: Date, notAfter: Date): Promis
         true,
         encodeNameConstraints({
           dns: [...SERVER_DNS_NAMES],
-          ip: ['127.0.0.1/32', '::1/128'],
+          ip: SERVER_IP_ADDRESSES.map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)),
         }),
       ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { certPem: cert.toString('pem') + '\n', keyPem: toPem('PRIVATE KEY', pkcs8) };
+  return { certPem: `${cert.toString('pem')}\n`, keyPem: toPem('PRIVATE KEY', pkcs8) };
 }
 
 function positiveSerial(): string {

@@ -3,7 +3,9 @@ import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES, VALIDITY_DAYS } from './server-names.js';
+import { SERVER_DNS_NAMES, SERVER_IP_ADDRESSES } from '../config/names.js';
+import { isRoot } from '../util/is-root.js';
+import { DAY_MS, HOUR_MS } from '../util/time.js';
 
 export interface ServerTls {
   key: string;
@@ -17,10 +19,17 @@ export const CA_FILE = 'ca.crt';
 export const SERVER_CERT_FILE = 'server.crt';
 export const SERVER_KEY_FILE = 'server.key';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** Under the 825 days Apple and browsers accept for TLS server certificates. */
+export const VALIDITY_DAYS = 820;
 /** Tolerates a clock that is slightly behind when the cert is first used. */
-const BACKDATE_MS = 60 * 60 * 1000;
-const EXPIRY_WARNING_DAYS = 30;
+const BACKDATE_MS = HOUR_MS;
+/** The service warns, and doctor fails, when this few days are left. */
+export const RENEW_WITHIN_DAYS = 30;
+
+/** Whole days from `now` to `notAfter`; negative once it has passed. */
+export function daysLeft(notAfter: Date, now: Date): number {
+  return Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS);
+}
 
 /** Loads the server certificate, creating CA and certificate on first use. */
 export async function ensureServerCertificate(configDir: string): Promise<ServerTls> {
@@ -164,10 +173,10 @@ export function sha256Fingerprint(x: X509Certificate): string {
 
 /** A line for the service log when the certificate needs renewing soon. */
 export function expiryWarning(tls: Pick<ServerTls, 'notAfter' | 'dir'>, now: Date = new Date()): string | undefined {
-  const daysLeft = Math.floor((tls.notAfter.getTime() - now.getTime()) / DAY_MS);
-  if (daysLeft > EXPIRY_WARNING_DAYS) return undefined;
+  const left = daysLeft(tls.notAfter, now);
+  if (left > RENEW_WITHIN_DAYS) return undefined;
   const when = tls.notAfter.toISOString().slice(0, 10);
-  const state = daysLeft < 0 ? `expired on ${when}` : `expires on ${when} (${daysLeft} days left)`;
+  const state = left < 0 ? `expired on ${when}` : `expires on ${when} (${left} days left)`;
   return `the TLS certificate in ${tls.dir} ${state}; run \`nhiicc cert renew\` to replace it`;
 }
 
@@ -195,7 +204,7 @@ async function writeFileWithMode(file: string, content: string, mode: number): P
     await handle.writeFile(content);
     // Owner and others bits are ours to choose; group bits carry over.
     const finalMode = previous ? (mode & 0o707) | (previous.mode & 0o070) : mode;
-    if (previous && process.getuid?.() === 0) await handle.chown(previous.uid, previous.gid);
+    if (previous && isRoot()) await handle.chown(previous.uid, previous.gid);
     // The umask may have narrowed the mode; widening a public file is harmless.
     if (finalMode !== 0o600 || previous) await handle.chmod(finalMode);
   } finally {

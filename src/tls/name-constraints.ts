@@ -52,7 +52,7 @@ function ipv6Bytes(address: string): Buffer {
   const missing = 8 - left.length - right.length;
   const all = [...left, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...right];
   const out = Buffer.alloc(16);
-  all.forEach((group, i) => out.writeUInt16BE(parseInt(group, 16), i * 2));
+  for (const [i, group] of all.entries()) out.writeUInt16BE(parseInt(group, 16), i * 2);
   return out;
 }
 

@@ -82,8 +82,8 @@ export function firefoxMacStore(ctx: TrustContext): TrustStore {
     async uninstall() {
       return emptyChange(FIREFOX_STORE);
     },
-    async isTrusted() {
-      return (await firefoxProfiles(ctx.homeDirs)).every((p) => p.usesMacTrust);
+    async trustedIn() {
+      return (await firefoxProfiles(ctx.homeDirs)).map((p) => ({ location: p.dir, trusted: p.usesMacTrust }));
     },
   };
 }

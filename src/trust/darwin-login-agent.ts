@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { LAUNCHD_LABEL } from '../config/names.js';
 import { readIfExists } from '../util/files.js';
-import { runChecked } from './runner.js';
+import { runChecked } from '../util/runner.js';
 import type { MacUser } from './darwin-users.js';
 import { READ_TIMEOUT_MS } from './darwin-users.js';
 import type { CaRef } from './darwin-trust-settings.js';
@@ -17,7 +18,7 @@ import type { TrustContext } from './trust-store.js';
  * count and a copy of each CA it deals with, readable by the user (the
  * system config folder is not).
  */
-export const AGENT_LABEL = 'tw.nhiicc.trust';
+export const AGENT_LABEL = `${LAUNCHD_LABEL}.trust`;
 export const MAX_DECLINES = 2;
 
 export interface UserPaths {
@@ -114,7 +115,7 @@ export async function readLoginState(files: UserFiles, paths: UserPaths): Promis
 }
 
 export async function writeLoginState(files: UserFiles, paths: UserPaths, state: LoginTrustState): Promise<void> {
-  await files.write(paths.state, JSON.stringify(state, null, 2) + '\n');
+  await files.write(paths.state, `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /** While nhiicc is installed the login item runs `nhiicc cert confirm --at-login`. */

@@ -1,5 +1,5 @@
 import { x509 } from '../tls/x509.js';
-import { CommandError, TIMED_OUT, type RunResult } from './runner.js';
+import { CommandError, TIMED_OUT, type RunResult } from '../util/runner.js';
 import { inSession, READ_TIMEOUT_MS, type MacUser } from './darwin-users.js';
 import type { CaInfo, TrustContext } from './trust-store.js';
 

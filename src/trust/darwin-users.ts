@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
-import { runChecked } from './runner.js';
+import { runChecked } from '../util/runner.js';
 import type { TrustContext } from './trust-store.js';
 
 /** A macOS account whose own trust settings and login keychain nhiicc may touch. */

@@ -27,7 +27,7 @@ import {
   type Outcome,
 } from './darwin-trust-settings.js';
 import { consoleUserName, currentUser, inSession, localUsers, READ_TIMEOUT_MS, type MacUser } from './darwin-users.js';
-import { runChecked } from './runner.js';
+import { runChecked } from '../util/runner.js';
 import { caInfo, emptyChange, type CaInfo, type Change, type PromptMode, type TrustContext, type TrustRecord, type TrustStore } from './trust-store.js';
 
 export const DARWIN_STORE = 'macos-keychain';
@@ -134,8 +134,9 @@ export function darwinStore(ctx: TrustContext): TrustStore {
       return change;
     },
 
-    async isTrusted(ca) {
-      return (await trustDomain(ctx, ca)).domain !== 'none';
+    async trustedIn(ca) {
+      const { domain, user } = await trustDomain(ctx, ca);
+      return [{ location: domain === 'user' ? `${user!.name}'s trust settings` : 'the admin trust settings', trusted: domain !== 'none' }];
     },
   };
 }

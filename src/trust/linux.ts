@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { runChecked } from './runner.js';
+import { runChecked } from '../util/runner.js';
 import { emptyChange, fingerprintPrefix, type CaInfo, type Change, type TrustContext, type TrustStore } from './trust-store.js';
 import { exists, readIfExists } from '../util/files.js';
 
@@ -118,9 +118,9 @@ export function linuxSystemStore(ctx: TrustContext, layouts: SystemAnchorLayout[
       return change;
     },
 
-    async isTrusted(ca) {
+    async trustedIn(ca) {
       const l = await layout();
-      return l !== undefined && (await bundleHas(l, ca));
+      return l === undefined ? [] : [{ location: l.bundle, trusted: await bundleHas(l, ca) }];
     },
   };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { COMMAND_NOT_FOUND, runChecked } from './runner.js';
-import { emptyChange, fingerprintPrefix, type CaInfo, type TrustContext, type TrustRecord, type TrustStore } from './trust-store.js';
+import { COMMAND_NOT_FOUND, runChecked } from '../util/runner.js';
+import { emptyChange, fingerprintPrefix, type CaInfo, type TrustContext, type TrustPlace, type TrustRecord, type TrustStore } from './trust-store.js';
 import { exists } from '../util/files.js';
 
 export const NSS_STORE = 'nss';
@@ -41,6 +41,9 @@ export async function findNssDatabases(homeDirs: string[], env: NodeJS.ProcessEn
   }
   return found;
 }
+
+const NOT_CONFIGURED = { why: 'NSS certutil not configured', fix: 'set NHIICC_NSS_CERTUTIL to NSS certutil.exe' };
+const NOT_INSTALLED = { why: 'NSS certutil is not installed', fix: 'install it (Debian/Ubuntu: `sudo apt install libnss3-tools`)' };
 
 export interface NssOptions {
   /** NSS certutil; on Windows the name clashes with the system tool, so it must be given. */
@@ -104,11 +107,15 @@ export function nssStore(ctx: TrustContext, options: NssOptions = {}): TrustStor
       return change;
     },
 
-    async isTrusted(ca) {
+    async trustedIn(ca) {
       const dbs = await databases();
-      if (!certutil || dbs.length === 0) return false;
-      for (const db of dbs) if (!(await has(db, nssNickname(ca)))) return false;
-      return true;
+      if (!certutil) return dbs.map((location) => ({ location, trusted: false, unchecked: NOT_CONFIGURED }));
+      const places: TrustPlace[] = [];
+      for (const location of dbs) {
+        const listed = await ctx.runner(certutil, ['-L', '-d', location, '-n', nssNickname(ca)]);
+        places.push(listed.code === COMMAND_NOT_FOUND ? { location, trusted: false, unchecked: NOT_INSTALLED } : { location, trusted: listed.code === 0 });
+      }
+      return places;
     },
   };
 }

@@ -39,7 +39,7 @@ export async function writeTrustState(dir: string, state: TrustState): Promise<v
     return;
   }
   const tmp = `${file}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify({ version: 1, cas: live }, null, 2) + '\n', { mode: 0o644 });
+  await fs.writeFile(tmp, `${JSON.stringify({ version: 1, cas: live }, null, 2)}\n`, { mode: 0o644 });
   await fs.rename(tmp, file);
 }
 

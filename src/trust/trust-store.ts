@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { x509 } from '../tls/x509.js';
-import type { Runner } from './runner.js';
+import type { Runner } from '../util/runner.js';
 
 /** The CA a store is asked to trust, with every identifier some store needs. */
 export interface CaInfo {
@@ -45,7 +45,22 @@ export interface TrustStore {
   install(ca: CaInfo): Promise<Change>;
   /** Removes the given records, or when none are known, our entries found by fingerprint. */
   uninstall(ca: CaInfo, records?: TrustRecord[]): Promise<Change>;
-  isTrusted(ca: CaInfo): Promise<boolean>;
+  /** Every place the store keeps trust, and whether the CA is trusted there; none when it has nowhere to keep it. */
+  trustedIn(ca: CaInfo): Promise<TrustPlace[]>;
+}
+
+/** One place a store keeps trust: a file, an NSS database, a trust domain, a Windows store. */
+export interface TrustPlace {
+  location: string;
+  trusted: boolean;
+  /** Set when the store could not look there (its tool missing): why, and what to do first. */
+  unchecked?: { why: string; fix: string };
+}
+
+/** The store trusts the CA: it has a place for trust, and every place trusts it. */
+export async function isTrusted(store: TrustStore, ca: CaInfo): Promise<boolean> {
+  const places = await store.trustedIn(ca);
+  return places.length > 0 && places.every((p) => p.trusted);
 }
 
 /** What stores need from the outside world; tests replace all of it. */

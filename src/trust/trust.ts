@@ -3,12 +3,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CA_FILE } from '../tls/certificates.js';
+import { isRoot } from '../util/is-root.js';
 import { darwinStore } from './darwin.js';
 import { firefoxMacStore } from './darwin-firefox.js';
 import { linuxSystemStore } from './linux.js';
 import { nssStore } from './nss.js';
-import { runCommand } from './runner.js';
-import { caInfo, type CaInfo, type Change, type TrustContext, type TrustStore } from './trust-store.js';
+import { runCommand } from '../util/runner.js';
+import { caInfo, type CaInfo, type Change, isTrusted, type TrustContext, type TrustStore } from './trust-store.js';
 import { readTrustState, sameRecord, writeTrustState, type TrustedCa } from './trust-state.js';
 import { windowsStore } from './windows.js';
 
@@ -27,13 +28,13 @@ export interface StoreStatus {
 
 export function defaultTrustContext(overrides: Partial<TrustContext> = {}): TrustContext {
   const platform = overrides.platform ?? process.platform;
-  const isRoot = overrides.isRoot ?? (typeof process.getuid === 'function' && process.getuid() === 0);
+  const root = overrides.isRoot ?? isRoot();
   return {
     runner: overrides.runner ?? runCommand,
     platform,
-    isRoot,
+    isRoot: root,
     env: overrides.env ?? process.env,
-    homeDirs: overrides.homeDirs ?? defaultHomeDirs(platform, isRoot),
+    homeDirs: overrides.homeDirs ?? defaultHomeDirs(platform, root),
     ...(overrides.prompt ? { prompt: overrides.prompt } : {}),
     ...(overrides.selfCommand ? { selfCommand: overrides.selfCommand } : {}),
     ...(overrides.say ? { say: overrides.say } : {}),
@@ -125,7 +126,7 @@ export async function trustStatus(dir: string, options: TrustOptions = {}): Prom
       store: store.name,
       label: store.label,
       available,
-      trusted: available && (await store.isTrusted(current).catch(() => false)),
+      trusted: available && (await isTrusted(store, current).catch(() => false)),
     });
   }
   return result;

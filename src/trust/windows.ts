@@ -1,5 +1,5 @@
-import type { RunResult } from './runner.js';
-import { emptyChange, type TrustContext, type TrustStore } from './trust-store.js';
+import type { RunResult } from '../util/runner.js';
+import { type CaInfo, emptyChange, type TrustContext, type TrustStore } from './trust-store.js';
 
 export const WINDOWS_STORE = 'windows-root';
 
@@ -22,6 +22,8 @@ export function windowsStore(ctx: TrustContext, storeName = 'Root'): TrustStore 
     return change;
   };
 
+  const has = async (ca: CaInfo) => (await ctx.runner('certutil', ['-store', storeName, ca.serial])).code === 0;
+
   return {
     name: WINDOWS_STORE,
     label,
@@ -32,7 +34,7 @@ export function windowsStore(ctx: TrustContext, storeName = 'Root'): TrustStore 
     async install(ca) {
       const change = emptyChange(WINDOWS_STORE);
       const record = { store: WINDOWS_STORE, location: storeName, name: ca.serial };
-      if (await this.isTrusted(ca)) {
+      if (await has(ca)) {
         change.added.push(record);
         change.notes.push(`${label}: already trusts the CA`);
         return change;
@@ -51,7 +53,7 @@ export function windowsStore(ctx: TrustContext, storeName = 'Root'): TrustStore 
         ? records.filter((r) => r.store === WINDOWS_STORE)
         : [{ store: WINDOWS_STORE, location: storeName, name: ca.serial }];
       const ours = targets.filter((r) => r.name === ca.serial);
-      if (ours.length === 0 || !(await this.isTrusted(ca))) {
+      if (ours.length === 0 || !(await has(ca))) {
         change.notes.push(`${label}: nothing of ours to remove`);
         return change;
       }
@@ -63,8 +65,8 @@ export function windowsStore(ctx: TrustContext, storeName = 'Root'): TrustStore 
       return change;
     },
 
-    async isTrusted(ca) {
-      return (await ctx.runner('certutil', ['-store', storeName, ca.serial])).code === 0;
+    async trustedIn(ca) {
+      return [{ location: storeName, trusted: await has(ca) }];
     },
   };
 }

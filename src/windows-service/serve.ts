@@ -1,6 +1,6 @@
 import { windowsServiceLogFile } from '../config/paths.js';
 import { createLogger, type Logger } from '../log.js';
-import { type ServeOptions, startService } from '../server/service.js';
+import { type RunningService, type ServeOptions, startService } from '../server/service.js';
 import { openRotatingFile } from '../util/rotating-file.js';
 import { type ControlThreadOptions, NotAServiceError, startControlThread } from './control-thread.js';
 import { EXIT } from './controller.js';
@@ -67,7 +67,7 @@ export async function serveAsWindowsService(opts: ServeOptions, describeFailure:
     return control.stopped(EXIT.foreignNodeEnvironment);
   }
 
-  let service;
+  let service: RunningService;
   try {
     service = await startService({ ...opts, logger });
   } catch (err) {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import t from 'tap';
 import { WebSocketServer } from 'ws';
-import { NhiError } from '../../src/card/errors.js';
+import { PcscUnavailableError } from '../../src/pcsc/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { CardAccess } from '../../src/pcsc/card-readers.js';
 import { type RunningService, startService } from '../../src/server/service.js';
@@ -28,7 +28,7 @@ const HTML_DIR = path.resolve(import.meta.dirname, '..', '..', 'html');
 const noCard: CardAccess = {
   status: () => ({ available: false, reason: 'no PC/SC in this test', readers: [] }),
   withCard: async () => {
-    throw new NhiError('7001');
+    throw new PcscUnavailableError('no PC/SC in this test');
   },
   close: async () => {},
 };

@@ -74,9 +74,9 @@ t.test('malformed profiles are errors, never half-filled', async (t) => {
     ['bad issue date', patch(50, '1089999')],
   ];
   for (const [label, bytes] of cases) {
-    t.throws(() => parseBasicProfile(bytes), { name: 'NhiError', code: '8011' }, label);
+    t.throws(() => parseBasicProfile(bytes), { name: 'CardError', step: 'READ basic profile' }, label);
   }
-  t.throws(() => parseCardMark(Buffer.alloc(0)), { code: '8010' });
+  t.throws(() => parseCardMark(Buffer.alloc(0)), { name: 'CardError', step: 'READ card data' });
 });
 
 t.test('error messages never carry the personal data', async (t) => {

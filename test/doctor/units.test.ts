@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import t from 'tap';
-import { NhiError } from '../../src/card/errors.js';
+import { NoCardError } from '../../src/pcsc/errors.js';
 import { registerDoctorCommand } from '../../src/cli/doctor-command.js';
-import { certificateCheck } from '../../src/doctor/certificate-checks.js';
+import { certificateCheck, trustChecks } from '../../src/doctor/certificate-checks.js';
 import { hostsCheck, parseLsof, parseNetstat, parseSs, portCheck, type ProbeResult } from '../../src/doctor/network-checks.js';
 import { findOfficialComponent, officialComponentCheck, type FileSystemView } from '../../src/doctor/official-component.js';
 import { pcscChecks, type ReaderLayer } from '../../src/doctor/pcsc-checks.js';
@@ -17,6 +17,8 @@ import type { PcscStatus } from '../../src/pcsc/card-readers.js';
 import { SCARD_E_NO_SERVICE, SCARD_W_SECURITY_VIOLATION } from '../../src/pcsc/port.js';
 import { caRef } from '../../src/trust/darwin-trust-settings.js';
 import { caInfo } from '../../src/trust/trust-store.js';
+import { defaultTrustContext } from '../../src/trust/trust.js';
+import { COMMAND_NOT_FOUND, type Runner } from '../../src/util/runner.js';
 import { recordingRunner } from '../trust/recording-runner.js';
 import { makeCertificate } from './helpers.js';
 
@@ -268,7 +270,7 @@ t.test('pcsc: unavailable, no reader, not an NHI card', async (t) => {
   t.same(none.map((c) => `${c.id}:${c.state}`), ['pcsc-service:pass', 'readers:fail', 'card:skip']);
   const foreign = await pcscChecks(
     () => fakeReaders({ available: true, readers: [{ name: 'R', cardPresent: true }] }, async () => {
-      throw new NhiError('7004', 'the card in the reader is not an NHI card');
+      throw new NoCardError('not-accepted', 'the card in the reader is not an NHI card');
     }),
     'linux',
   );
@@ -442,4 +444,41 @@ t.test('the command in-process with every dependency injected: text lines, JSON,
   t.match(report.checks.find((c: { id: string }) => c.id === 'port'), { ok: false, state: 'fail', summary: 'nothing listens on port 7778', fix: /nhiicc serve --port 7778/ });
 
   await t.rejects(program.parseAsync(['node', 'nhiicc', 'doctor', '--port', '70000']), /--port must be a number from 1 to 65535/);
+});
+
+t.test('trust-nss: per browser database, what the NSS store reports (trusted, not, or why it could not look), each asked once', async (t) => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'nhiicc-doctor-nss-'));
+  t.teardown(() => fs.rm(home, { recursive: true, force: true }));
+  const chromium = path.join(home, '.pki/nssdb');
+  const firefox = path.join(home, '.mozilla/firefox/p1');
+  for (const db of [chromium, firefox]) {
+    await fs.mkdir(db, { recursive: true });
+    await fs.writeFile(path.join(db, 'cert9.db'), '');
+  }
+  const { caPem } = await makeCertificate({ days: 400 });
+  const files = { ca: caPem };
+  const nss = (checks: Array<{ id: string; state: string; summary: string; fix?: string }>) =>
+    checks.filter((c) => c.id.startsWith('trust-nss:')).map((c) => ({ id: c.id, state: c.state, summary: c.summary, fix: c.fix }));
+  const ctx = (runner: Runner, platform: NodeJS.Platform = 'linux', env: NodeJS.ProcessEnv = {}) =>
+    defaultTrustContext({ platform, runner, homeDirs: [home], isRoot: false, env });
+
+  const listed = recordingRunner((line) => ({ code: line.includes(`-d sql:${chromium} `) ? 0 : 255 }));
+  t.match(nss(await trustChecks('/cfg', files, ctx(listed.runner))), [
+    { id: `trust-nss:${chromium}`, state: 'pass', summary: `browser database sql:${chromium} trusts the nhiicc CA` },
+    { id: `trust-nss:${firefox}`, state: 'fail', summary: `browser database sql:${firefox} does not trust the nhiicc CA`, fix: /close the browser first/ },
+  ]);
+  t.same(listed.lines.filter((l) => l.startsWith('certutil -L')).length, 2, 'one certutil lookup per database');
+
+  const missing = recordingRunner((line) => (line.startsWith('certutil') ? { code: COMMAND_NOT_FOUND } : undefined));
+  t.match(nss(await trustChecks('/cfg', files, ctx(missing.runner))), [
+    { state: 'fail', summary: `cannot check sql:${chromium}: NSS certutil is not installed`, fix: /^install it \(Debian\/Ubuntu: `sudo apt install libnss3-tools`\), then run / },
+    { state: 'fail', summary: `cannot check sql:${firefox}: NSS certutil is not installed` },
+  ]);
+
+  const windows = recordingRunner(() => ({ code: 1 }));
+  t.match(nss(await trustChecks('/cfg', files, ctx(windows.runner, 'win32'))), [
+    { state: 'fail', summary: `cannot check sql:${chromium}: NSS certutil not configured`, fix: /^set NHIICC_NSS_CERTUTIL to NSS certutil\.exe, then run / },
+    { state: 'fail', summary: `cannot check sql:${firefox}: NSS certutil not configured` },
+  ]);
+  t.notOk(windows.lines.some((l) => l.includes(' -L ')), 'no NSS lookup without NSS certutil');
 });

@@ -1,12 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CardAccess, CardAccessOptions } from '../../src/pcsc/card-readers.js';
+import { NHI_CARD } from '../../src/card/operations.js';
 import type { Transmit } from '../../src/card/response.js';
+import { NoCardError } from '../../src/pcsc/errors.js';
 import { VirtualCard } from '../bed/virtual-card.js';
 import { loadProfile } from './profiles.js';
 
 /**
  * A card layer in memory for unit tests: one FIFO queue like the real one,
- * the virtual card's APDU logic behind it, and the signal semantics the
+ * the virtual card's APDU logic behind it, the NHI card's SELECT before each
+ * operation (as the reader layer sends it), and the signal semantics the
  * card layer promises (CardAccessOptions.signal): an operation whose signal
  * aborted before its turn never reaches the card, one under way stops before
  * its next APDU; both reject with the signal's reason.
@@ -42,13 +45,16 @@ export class FakeCard implements CardAccess {
         throw err;
       }
       this.started++;
-      return operation(async (apdu) => {
+      const transmit = async (apdu: Buffer) => {
         signal?.throwIfAborted();
         this.apdus++;
         await sleep(this.apduMs);
         if (this.stuck) await this.stuck;
         return this.card.answer(apdu);
-      }, 'fake');
+      };
+      // As the reader layer does: a card that refuses SELECT is not the wanted one.
+      if (!(await NHI_CARD.accepts(transmit))) throw new NoCardError('not-accepted', 'the card in the reader is not an NHI card');
+      return operation(transmit, 'fake');
     });
     this.queue = run.then(
       () => this.pending--,
@@ -58,7 +64,7 @@ export class FakeCard implements CardAccess {
   }
 
   status() {
-    return { available: true, readers: [{ name: 'fake', cardPresent: true, nhiCard: true }] };
+    return { available: true, readers: [{ name: 'fake', cardPresent: true, accepted: true }] };
   }
 
   async close(): Promise<void> {}

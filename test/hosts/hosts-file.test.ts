@@ -29,7 +29,7 @@ t.test('install adds one marked line, is idempotent, uninstall restores every by
   const first = await installHostsEntry({ file, resolves: notResolving });
   t.ok(first.changed);
   t.match(first.message, /added "127\.0\.0\.1 iccert\.nhi\.gov\.tw # added by nhiicc"/);
-  t.equal(await fs.readFile(file, 'utf8'), LF + '127.0.0.1 iccert.nhi.gov.tw # added by nhiicc\n');
+  t.equal(await fs.readFile(file, 'utf8'), `${LF}127.0.0.1 iccert.nhi.gov.tw # added by nhiicc\n`);
 
   const second = await installHostsEntry({ file, resolves: notResolving });
   t.notOk(second.changed, 'second install changes nothing');
@@ -50,14 +50,14 @@ t.test('CRLF files get a CRLF line; a missing final newline is kept missing', as
   const crlf = '127.0.0.1 localhost\r\n# Windows hosts\r\n';
   const file = await hostsCopy(t, crlf);
   await installHostsEntry({ file, resolves: notResolving });
-  t.equal(await fs.readFile(file, 'utf8'), crlf + '127.0.0.1 iccert.nhi.gov.tw # added by nhiicc\r\n');
+  t.equal(await fs.readFile(file, 'utf8'), `${crlf}127.0.0.1 iccert.nhi.gov.tw # added by nhiicc\r\n`);
   await uninstallHostsEntry({ file });
   t.equal(await fs.readFile(file, 'utf8'), crlf);
 
   const noFinal = '127.0.0.1 localhost\n10.1.1.1 box';
   const file2 = await hostsCopy(t, noFinal);
   await installHostsEntry({ file: file2, resolves: notResolving });
-  t.equal(await fs.readFile(file2, 'utf8'), noFinal + '\n127.0.0.1 iccert.nhi.gov.tw # added by nhiicc');
+  t.equal(await fs.readFile(file2, 'utf8'), `${noFinal}\n127.0.0.1 iccert.nhi.gov.tw # added by nhiicc`);
   await uninstallHostsEntry({ file: file2 });
   t.equal(await fs.readFile(file2, 'utf8'), noFinal);
 });

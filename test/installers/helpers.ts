@@ -26,7 +26,7 @@ export function parseUnit(text: string): Map<string, string[]> {
   for (const raw of text.split('\n')) {
     const line = pending + raw.trim();
     if (line.endsWith('\\')) {
-      pending = line.slice(0, -1) + ' ';
+      pending = `${line.slice(0, -1)} `;
       continue;
     }
     pending = '';

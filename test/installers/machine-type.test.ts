@@ -48,7 +48,7 @@ function fat(...cputypes: number[]): Buffer {
   const b = Buffer.alloc(8 + cputypes.length * 20);
   b.writeUInt32BE(0xcafebabe, 0);
   b.writeUInt32BE(cputypes.length, 4);
-  cputypes.forEach((c, i) => b.writeUInt32BE(c, 8 + i * 20));
+  for (const [i, c] of cputypes.entries()) b.writeUInt32BE(c, 8 + i * 20);
   return b;
 }
 

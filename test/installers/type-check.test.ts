@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { typeCheck } from '../../installers/stage.js';
+import { typeCheck } from '../../installers/type-check.js';
 
 function project(source: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nhiicc-tsc-'));

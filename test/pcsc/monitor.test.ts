@@ -31,7 +31,10 @@ function machine(mode: { waitsForChange: boolean; pnp: boolean }) {
   };
   const w = {
     cancel: async () => wake?.(),
-    listReaders: async () => (calls.list++, [...world.readers.keys()]),
+    listReaders: async () => {
+      calls.list++;
+      return [...world.readers.keys()];
+    },
     getStatusChange: async (_ctx: unknown, timeoutMs: number, states: ReaderState[]) => {
       calls.status++;
       const differs = () => states.some((s) => (stateOf(s) & ~SCARD_STATE_CHANGED) !== s.currentState);

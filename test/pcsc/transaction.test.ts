@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { READ_BASIC_PROFILE, SELECT_NHI } from '../../src/card/apdu.js';
-import { readProfile } from '../../src/card/operations.js';
+import { READ_BASIC_PROFILE } from '../../src/card/apdu.js';
+import { NHI_CARD, readProfile, selectNhi } from '../../src/card/operations.js';
 import { openCardReaders } from '../../src/pcsc/index.js';
 import { MAX_HOLD_MS, TRANSACTION_LINGER_MS, transactionalPort } from '../../src/pcsc/transactional-port.js';
 import { loadWinscard, type Winscard } from '../../src/pcsc/winscard.js';
@@ -14,7 +14,7 @@ t.teardown(() => bed.stop());
 const chen = loadProfile('chen');
 const card = bed.card(chen);
 await card.insert();
-const readers = openCardReaders();
+const readers = openCardReaders({ wanted: NHI_CARD });
 t.teardown(() => readers.close());
 
 /** Another program on the card (other-program.ts), connected and ready to send its APDU on `go()`. */
@@ -32,11 +32,11 @@ async function otherProgram(t: Test) {
 }
 
 t.test("another program's APDU waits until our multi-APDU operation is over", async (t) => {
-  await readers.withCard(async (tx) => tx(SELECT_NHI)); // connect and probe first
+  await readers.withCard(async () => undefined); // connect first
   const other = await otherProgram(t);
   card.log.length = 0;
+  // The reader layer sends SELECT first, in the operation's transaction.
   await readers.withCard(async (tx) => {
-    await tx(SELECT_NHI);
     other.go();
     // Give the other program's APDU every chance to slip in.
     await new Promise((r) => setTimeout(r, 300));
@@ -47,11 +47,10 @@ t.test("another program's APDU waits until our multi-APDU operation is over", as
 });
 
 t.test('an operation queued right behind ours keeps the transaction; then the other program gets the card', async (t) => {
-  await readers.withCard(async (tx) => tx(SELECT_NHI));
+  await readers.withCard(async () => undefined);
   const other = await otherProgram(t);
   card.log.length = 0;
   const first = readers.withCard(async (tx) => {
-    await tx(SELECT_NHI);
     other.go();
     await new Promise((r) => setTimeout(r, 300)); // the other APDU now waits for the card
     await tx(READ_BASIC_PROFILE);
@@ -68,8 +67,14 @@ t.test('through the real library: back-to-back operations share one transaction,
   const calls: string[] = [];
   // Every call goes to the real library and pcscd; the wrapper only notes its name.
   const spy = new Proxy(real, {
-    get: (target, key: keyof Winscard) =>
-      typeof target[key] === 'function' ? (...args: unknown[]) => (calls.push(String(key)), (target[key] as (...a: unknown[]) => unknown)(...args)) : target[key],
+    get: (target, key: keyof Winscard) => {
+      const value = target[key];
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(key));
+        return (value as (...a: unknown[]) => unknown)(...args);
+      };
+    },
   });
   const ctx = await real.establishContext();
   t.teardown(() => real.releaseContext(ctx));
@@ -79,7 +84,9 @@ t.test('through the real library: back-to-back operations share one transaction,
   card.log.length = 0;
   for (let i = 0; i < 2; i++) {
     await port.beginTransaction();
-    await readProfile((apdu) => port.transmit(apdu));
+    const transmit = (apdu: Buffer) => port.transmit(apdu);
+    await selectNhi(transmit);
+    await readProfile(transmit);
     await port.endTransaction();
   }
   await new Promise((r) => setTimeout(r, TRANSACTION_LINGER_MS * 3));
@@ -88,7 +95,7 @@ t.test('through the real library: back-to-back operations share one transaction,
 });
 
 t.test('under constant load another program still gets the card, within about MAX_HOLD_MS', async (t) => {
-  await readers.withCard(async (tx) => tx(SELECT_NHI));
+  await readers.withCard(async () => undefined);
   const other = await otherProgram(t);
   let stop = false;
   let ours = 0;

@@ -11,8 +11,14 @@ const OK = Buffer.from('9000', 'hex');
 function recordingLibrary() {
   const calls: string[] = [];
   const w = {
-    connect: async () => (calls.push('connect'), { handle: 7, protocol: 2 }),
-    transmit: async () => (calls.push('transmit'), OK),
+    connect: async () => {
+      calls.push('connect');
+      return { handle: 7, protocol: 2 };
+    },
+    transmit: async () => {
+      calls.push('transmit');
+      return OK;
+    },
     beginTransaction: async () => void calls.push('begin'),
     endTransaction: async () => void calls.push('end'),
     disconnect: async () => void calls.push('disconnect'),

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process'
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunOptions as CommandOptions, RunResult } from '../../src/trust/runner.js';
+import type { RunOptions as CommandOptions, RunResult } from '../../src/util/runner.js';
 import { type RootfsSpec, say, type Suite, TEST_CACHE } from './rootfs.js';
 
 /**

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
+import { NHI_CARD } from '../../src/card/operations.js';
 import type { CardAccess, CardAccessOptions } from '../../src/pcsc/card-readers.js';
 import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { type CardProfileJson, VirtualCard } from '../bed/virtual-card.js';
@@ -24,9 +25,11 @@ function memoryCard(profile: CardProfileJson): CardAccess & { uses: number; sign
     signal: undefined as AbortSignal | undefined,
     withCard<T>(op: (tx: (apdu: Buffer) => Promise<Buffer>, reader: string) => Promise<T>, options?: CardAccessOptions): Promise<T> {
       access.signal = options?.signal;
-      const run = queue.then(() => {
+      const run = queue.then(async () => {
         access.uses++;
-        return op(async (apdu) => vc.answer(apdu), 'memory');
+        const transmit = async (apdu: Buffer) => vc.answer(apdu);
+        await NHI_CARD.accepts(transmit);
+        return op(transmit, 'memory');
       });
       queue = run.catch(() => undefined);
       return run;
@@ -54,7 +57,9 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
 
   t.test('replies split across TCP segments, inside <E>', async (t) => {
     fake.mode = 'drip';
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     const v = value();
     t.ok(fake.verify(v, await hSign(card, v, opts)));
   });
@@ -62,7 +67,9 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
   for (const [mode, code] of FAILURE_MODES) {
     t.test(`${mode} → ${code}`, async (t) => {
       fake.mode = mode;
-      t.teardown(() => void (fake.mode = 'ok'));
+      t.teardown(() => {
+    fake.mode = 'ok';
+  });
       const started = Date.now();
       t.equal(await codeOf(hSign(card, value(), opts)), code);
       t.ok(Date.now() - started < 500 + 400, `within the reply timeout (${Date.now() - started} ms)`);
@@ -81,14 +88,18 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
 
   t.test('a connection dropped mid-read fails at once, not at the timeout', async (t) => {
     fake.mode = 'closeMidExchange';
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     const started = Date.now();
     t.equal(await codeOf(hSign(card, value(), { ...opts, replyTimeoutMs: 5000 })), '8005');
     t.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
   });
 
   t.test('a signal stops the signing at once, with the code of the step under way', async (t) => {
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     const patient = { ...opts, connectTimeoutMs: 5000, replyTimeoutMs: 5000 };
     const steps: Array<[FakeSamMode, string]> = [
       ['silent', '8305'],
@@ -127,18 +138,20 @@ t.test('H_Sign against the fake SAM, card in memory', async (t) => {
     t.equal(card.uses, uses, 'no card access');
   });
 
-  t.test('logs name steps and codes, never card data or the signature', async (t) => {
+  t.test('logs name steps and the step that failed, never card data or the signature', async (t) => {
     const lines: string[] = [];
     const rec = (obj: object, msg?: string) => void lines.push(JSON.stringify({ ...obj, msg }));
     const v = value();
     const sig = await hSign(card, v, { ...opts, log: { debug: rec } });
     fake.mode = 'rejectCard';
-    t.teardown(() => void (fake.mode = 'ok'));
+    t.teardown(() => {
+    fake.mode = 'ok';
+  });
     await codeOf(hSign(card, value(), { ...opts, log: { debug: rec } }));
     const all = lines.join('\n');
     t.match(all, /"step":"handshake"/);
     t.match(all, /"step":"challenge"/);
-    t.match(all, /"code":"8008"/);
+    t.match(all, /"failed":"signature"/);
     t.notOk(all.includes(cardId), 'no card id');
     t.notOk(all.includes(sig), 'no signature');
     t.notOk(all.includes(chen.secret!), 'no secret');

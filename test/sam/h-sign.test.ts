@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { readIdAndRandom } from '../../src/card/operations.js';
+import { NHI_CARD, readIdAndRandom } from '../../src/card/operations.js';
 import { openCardReaders } from '../../src/pcsc/index.js';
 import { hSign, type SamOptions } from '../../src/sam/h-sign.js';
 import { startTestBed } from '../bed/testbed.js';
@@ -21,7 +21,7 @@ const SLACK = 1000;
 t.test('H_Sign through the real PC/SC stack', async (t) => {
   const bed = await startTestBed();
   const fake = await FakeSam.start({ cards: { [idOf(chen)]: chen.secret!, [idOf(lin)]: lin.secret! } });
-  const readers = openCardReaders();
+  const readers = openCardReaders({ wanted: NHI_CARD });
   t.teardown(async () => {
     await readers.close();
     await fake.close();
@@ -114,7 +114,7 @@ t.test('H_Sign through the real PC/SC stack', async (t) => {
 t.test('the SAM on a closed port → 4061', async (t) => {
   const bed = await startTestBed();
   const closed = await FakeSam.start({ cards: {}, mode: 'refuse' });
-  const readers = openCardReaders();
+  const readers = openCardReaders({ wanted: NHI_CARD });
   t.teardown(async () => {
     await readers.close();
     await bed.stop();

@@ -3,6 +3,8 @@ import t from 'tap';
 import { decrypt3des, decryptPacket, encrypt3des, encryptPacket } from '../../src/sam/cipher.js';
 import { L_KEY } from '../../src/sam/constants.js';
 import pino from 'pino';
+import { timed } from '../../src/sam/client.js';
+import { SamError } from '../../src/sam/errors.js';
 import { parseSamEndpoint, type SamLog } from '../../src/sam/h-sign.js';
 import { cipherFramer, plainFramer } from '../../src/sam/packets.js';
 import { decryptPkcs1, generateClientKeys, RsaDecryptError, unpadPkcs1Type2 } from '../../src/sam/rsa.js';
@@ -114,8 +116,16 @@ t.test('parseSamEndpoint', async (t) => {
   }
 });
 
-t.test('a pino logger fits SamOptions.log', async (t) => {
-  const logger: SamLog = pino({ enabled: false });
-  logger.debug({ step: 'x' }, 'compiles');
-  t.pass();
+t.test("the service's pino logger is a SamLog: it gets each step's name and time, and the step that failed", async (t) => {
+  const lines: string[] = [];
+  // The assignment is type-checked by `tsc -p tsconfig.test.json` in npm test; the lines prove the logger is used.
+  const logger: SamLog = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+  t.equal(await timed(logger, 'connect', async () => 'up'), 'up');
+  await t.rejects(timed(logger, 'challenge', async () => {
+    throw new SamError('challenge', 'no answer');
+  }), SamError);
+  const [done, failed] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.match(done, { level: 20, step: 'connect', ms: Number, msg: 'SAM step done' });
+  t.match(failed, { level: 20, step: 'challenge', ms: Number, failed: 'challenge', msg: 'SAM step failed' });
+  t.equal(lines.length, 2);
 });

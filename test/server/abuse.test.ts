@@ -55,7 +55,9 @@ async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise
 
 t.test(`the ${MAX_UNANSWERED + 1}th unanswered command closes with 1008; the backlog never reaches the card`, async (t) => {
   card.delayMs = 40;
-  t.teardown(() => void (card.delayMs = 0));
+  t.teardown(() => {
+    card.delayMs = 0;
+  });
   const apdus = await apdusDuring(async () => {
     const ws = await served.connect();
     for (let i = 0; i <= MAX_UNANSWERED; i++) ws.send('GetBasic');
@@ -71,7 +73,9 @@ t.test(`the ${MAX_UNANSWERED + 1}th unanswered command closes with 1008; the bac
 
 t.test("a connection dropped mid-command: its queued commands never reach the card", async (t) => {
   card.delayMs = 40;
-  t.teardown(() => void (card.delayMs = 0));
+  t.teardown(() => {
+    card.delayMs = 0;
+  });
   const apdus = await apdusDuring(async () => {
     const ws = await served.connect();
     for (let i = 0; i < 5; i++) ws.send('GetBasic');
@@ -87,7 +91,9 @@ t.test("a connection dropped mid-command: its queued commands never reach the ca
 
 t.test('a card too slow for the deadline: 8013 in time, the card is released, the next command works', async (t) => {
   card.delayMs = 600; // the three APDUs of a GetBasic take 1.8 s
-  t.teardown(() => void (card.delayMs = 0));
+  t.teardown(() => {
+    card.delayMs = 0;
+  });
   const ws = await served.connect();
   t.teardown(() => ws.close());
   const started = Date.now();
@@ -100,7 +106,9 @@ t.test('a card too slow for the deadline: 8013 in time, the card is released, th
 
 t.test('a SAM that goes silent while the card is held: its code at the deadline, the card free at once', async (t) => {
   fake.mode = 'silentAfterRequest';
-  t.teardown(() => void (fake.mode = 'ok'));
+  t.teardown(() => {
+    fake.mode = 'ok';
+  });
   const ws = await served.connect();
   t.teardown(() => ws.close());
   const started = Date.now();
@@ -117,7 +125,9 @@ t.test('a SAM that goes silent while the card is held: its code at the deadline,
 t.test('fair turns: beside a connection that keeps 8 GetBasic queued, another is served within about 2 operations; `nhiicc read` gets the card too', async (t) => {
   // A slow card makes one operation long against the event loop's jitter.
   card.delayMs = 10;
-  t.teardown(() => void (card.delayMs = 0));
+  t.teardown(() => {
+    card.delayMs = 0;
+  });
   const quiet = await served.connect();
   t.teardown(() => quiet.close());
   const alone: number[] = [];

@@ -1,14 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import type WebSocket from 'ws';
-import { NhiError } from '../../src/card/errors.js';
-import { createLogger } from '../../src/log.js';
+import { SamError } from '../../src/sam/errors.js';
 import { GIVE_UP_GRACE_MS } from '../../src/protocol/commands.js';
-import { buildApp } from '../../src/server/app.js';
 import { MAX_UNANSWERED } from '../../src/server/echo-route.js';
-import { issueServerCertificate } from '../../src/tls/certificates.js';
-import { FakeCard } from '../helpers/fake-card.js';
 import { expectedBasic, loadProfile } from '../helpers/profiles.js';
+import { HEADERS, memoryApp } from '../helpers/memory-app.js';
 import { ask, closed, GOV_ORIGIN } from '../helpers/served.js';
 
 /**
@@ -17,52 +14,7 @@ import { ask, closed, GOV_ORIGIN } from '../helpers/served.js';
  * the log says. The same on the real stack: abuse.test.ts and fuzz.test.ts.
  */
 
-const PORT = 7777;
-const HEADERS = { origin: GOV_ORIGIN, host: `iccert.nhi.gov.tw:${PORT}` };
 const BASIC = `GetBasic:${expectedBasic(loadProfile('chen'))}`;
-const { certPem, keyPem } = await issueServerCertificate();
-
-interface Line {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-async function echoApp(
-  t: Test,
-  options: { deadlineMs?: number; sign?: (value: string, signal: AbortSignal) => Promise<string>; onLine?: (line: string) => void } = {},
-) {
-  const card = new FakeCard();
-  const lines: string[] = [];
-  const logger = createLogger('info', {
-    write: (s: string) => {
-      options.onLine?.(s);
-      lines.push(s);
-    },
-  });
-  const app = await buildApp({
-    tls: { key: keyPem, cert: certPem },
-    logger,
-    port: () => PORT,
-    context: {
-      card,
-      sign: options.sign ?? (async () => 'x'.repeat(256)),
-      ...(options.deadlineMs !== undefined ? { deadlineMs: options.deadlineMs } : {}),
-    },
-  });
-  await app.ready();
-  t.teardown(() => {
-    // In-memory sockets never end like TCP does: without this, ws waits 30 s for the close handshake.
-    for (const ws of app.websocketServer.clients) ws.terminate();
-    return app.close();
-  });
-  return {
-    app,
-    card,
-    connect: (headers: Record<string, string> = HEADERS) => app.injectWS('/echo', { headers }) as Promise<WebSocket>,
-    log: () => lines.map((l) => JSON.parse(l) as Line),
-  };
-}
 
 /** Every message the socket gets, in order. */
 function replies(ws: WebSocket): string[] {
@@ -80,7 +32,7 @@ async function until(what: string, ok: () => boolean, timeoutMs = 5000): Promise
 }
 
 t.test('one connection: one command at a time, replies in order', async (t) => {
-  const { card, connect } = await echoApp(t);
+  const { card, connect } = await memoryApp(t);
   const ws = await connect();
   const got = replies(ws);
   for (const text of ['GetBasic', 'GetVersion', 'EnCrypt?Pwd=123456', 'Hello', 'GetRandom', 'GetBasic']) ws.send(text);
@@ -91,7 +43,7 @@ t.test('one connection: one command at a time, replies in order', async (t) => {
 });
 
 t.test(`${MAX_UNANSWERED} unanswered commands are served; one more closes with 1008 and drops the queue`, async (t) => {
-  const { card, connect, log } = await echoApp(t);
+  const { card, connect, log } = await memoryApp(t);
   card.apduMs = 30;
   const ok = await connect();
   const got = replies(ok);
@@ -117,7 +69,7 @@ t.test(`${MAX_UNANSWERED} unanswered commands are served; one more closes with 1
 
 /** A page with 5 GetBasic queued leaves as `leave` says, once the first is at the card. */
 async function leaveWithBacklog(t: Test, leave: (ws: WebSocket) => void) {
-  const app = await echoApp(t);
+  const app = await memoryApp(t);
   app.card.apduMs = 40;
   const ws = await app.connect();
   for (let i = 0; i < 5; i++) ws.send('GetBasic');
@@ -139,7 +91,7 @@ t.test('a page that sends its close frame: its queued commands never start', asy
 });
 
 t.test('fair turns: a second connection waits for at most one operation of a busy one', async (t) => {
-  const { card, connect } = await echoApp(t);
+  const { card, connect } = await memoryApp(t);
   card.apduMs = 10; // GetBasic: 3 APDUs, about 30 ms
   const busy = await connect();
   let stop = false;
@@ -170,7 +122,7 @@ t.test('fair turns: a second connection waits for at most one operation of a bus
 });
 
 t.test('the deadline: the card layer stops at the signal, the page gets 8013, the next command works', async (t) => {
-  const { card, connect } = await echoApp(t, { deadlineMs: 100 });
+  const { card, connect } = await memoryApp(t, { deadlineMs: 100 });
   card.apduMs = 80;
   const ws = await connect();
   const started = performance.now();
@@ -184,7 +136,7 @@ t.test('the deadline: the card layer stops at the signal, the page gets 8013, th
 });
 
 t.test('the deadline: a card stuck inside one APDU still gets its page an answer; the next command waits for the card', async (t) => {
-  const { card, connect } = await echoApp(t, { deadlineMs: 100 });
+  const { card, connect } = await memoryApp(t, { deadlineMs: 100 });
   let unstick!: () => void;
   card.stuck = new Promise((r) => (unstick = r));
   const ws = await connect();
@@ -206,9 +158,9 @@ t.test("H_Sign: the command's signal reaches the SAM, whose own code wins", asyn
   const sign = (_value: string, signal: AbortSignal) =>
     new Promise<string>((_, reject) => {
       signals.push(signal);
-      signal.addEventListener('abort', () => reject(new NhiError('8005', 'stopped')));
+      signal.addEventListener('abort', () => reject(new SamError('challenge', 'stopped')));
     });
-  const { connect } = await echoApp(t, { deadlineMs: 150, sign });
+  const { connect } = await memoryApp(t, { deadlineMs: 150, sign });
   const ws = await connect();
   const started = performance.now();
   t.equal(await ask(ws, 'H_Sign?Random=00011234567890123456'), '8005');
@@ -222,7 +174,7 @@ t.test("H_Sign: the command's signal reaches the SAM, whose own code wins", asyn
 
 t.test('a failing step: the page still gets its reply, later commands theirs', async (t) => {
   let broken = true;
-  const { card, connect, log } = await echoApp(t, {
+  const { card, connect, log } = await memoryApp(t, {
     onLine: (line) => {
       if (broken && line.includes('"command":"GetRandom"')) {
         broken = false;
@@ -241,7 +193,7 @@ t.test('a failing step: the page still gets its reply, later commands theirs', a
 });
 
 t.test('client faults: one line per connection at warn, no stack, nothing at error level', async (t) => {
-  const { connect, log } = await echoApp(t);
+  const { connect, log } = await memoryApp(t);
   const cases: Array<[string, (ws: WebSocket) => void, number]> = [
     ['invalid UTF-8', (ws) => ws.send(Buffer.from([0x47, 0x65, 0x74, 0xc3, 0x28]), { binary: false }), 1007],
     ['over 4 KiB', (ws) => ws.send('x'.repeat(5000)), 1009],
@@ -269,7 +221,7 @@ t.test('client faults: one line per connection at warn, no stack, nothing at err
 });
 
 t.test('a 5xx is logged with its cause', async (t) => {
-  const { app, card, log } = await echoApp(t);
+  const { app, card, log } = await memoryApp(t);
   card.status = () => {
     throw new Error('status broke');
   };

@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import t from 'tap';
 import WebSocket from 'ws';
 import type { CardAccess } from '../../src/pcsc/card-readers.js';
+import { NoCardError } from '../../src/pcsc/errors.js';
 import { startService } from '../../src/server/service.js';
 import { runCli } from '../helpers/cli.js';
 import { ask, closed, openSocket, serve } from '../helpers/served.js';
@@ -16,7 +17,7 @@ import { ask, closed, openSocket, serve } from '../helpers/served.js';
  */
 const noCard: CardAccess = {
   withCard: async () => {
-    throw Object.assign(new Error('no reader'), { name: 'NhiError', code: '8013' });
+    throw new NoCardError('no-reader', 'no card reader found');
   },
   status: () => ({ available: true, readers: [] }),
   close: async () => undefined,
@@ -40,7 +41,7 @@ t.test('origins', async (t) => {
   for (const origin of full) {
     const ws = await served.connect({ origin });
     t.equal(await ask(ws, 'GetVersion'), 'GetVersion:0001', origin);
-    t.equal(await ask(ws, 'GetBasic'), '8201', `${origin}: gets the full protocol (card layer answers)`);
+    t.equal(await ask(ws, 'GetBasic'), '8013', `${origin}: gets the full protocol (the card layer answers: no reader)`);
     ws.close();
   }
   for (const origin of ['null', 'file://']) {
@@ -117,7 +118,7 @@ t.test('frames over 4 KiB close with 1009; binary frames are refused', async (t)
 t.test('64 connections, the 65th gets 503', async (t) => {
   const sockets = await Promise.all(Array.from({ length: 64 }, () => served.connect()));
   t.equal(await status(served.connect()), 503);
-  sockets.forEach((s) => s.close());
+  for (const s of sockets) s.close();
   await Promise.all(sockets.map(closed));
   await new Promise((r) => setTimeout(r, 100));
   t.equal(await status(served.connect()), 101, 'room again once they closed');

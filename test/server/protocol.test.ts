@@ -137,7 +137,9 @@ t.test('card errors: removed 8013, not an NHI card 7004', async (t) => {
 t.test('many connections at once: every reply right, card work serialized', async (t) => {
   await card.insert();
   const sockets = await Promise.all(Array.from({ length: 10 }, () => served.connect()));
-  t.teardown(() => sockets.forEach((s) => s.close()));
+  t.teardown(() => {
+    for (const s of sockets) s.close();
+  });
   await ask(sockets[0]!, 'GetBasic'); // the first read after insertion also probes the card
   card.log.length = 0;
   const replies = await Promise.all(sockets.flatMap((s) => [ask(s, 'GetBasic')]));

@@ -46,5 +46,5 @@ export async function signLeaf(dnsName: string, issuer: string, signingKey: Cryp
       new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: dnsName }]),
     ],
   });
-  return cert.toString('pem') + '\n';
+  return `${cert.toString('pem')}\n`;
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { caRef } from '../../src/trust/darwin-trust-settings.js';
-import { TIMED_OUT, type RunOptions, type RunResult } from '../../src/trust/runner.js';
+import { TIMED_OUT, type RunOptions, type RunResult } from '../../src/util/runner.js';
 import type { TrustContext } from '../../src/trust/trust-store.js';
 import { recordingRunner, type Recorded } from './recording-runner.js';
 
@@ -102,7 +102,7 @@ export class FakeMac {
       return { stdout: u ? `<dictionary> {\n  GID : 20\n  Name : ${u.name}\n  UID : ${u.uid}\n}\n` : '<dictionary> {\n  Name : loginwindow\n}\n' };
     }
     if (cmd === 'dscl' && args[1] === '-list') {
-      return { stdout: ['_amavisd 83', 'daemon 1', 'nobody -2', 'root 0', ...this.users.map((u) => `${u.name} ${u.uid}`)].join('\n') + '\n' };
+      return { stdout: `${['_amavisd 83', 'daemon 1', 'nobody -2', 'root 0', ...this.users.map((u) => `${u.name} ${u.uid}`)].join('\n')}\n` };
     }
     if (cmd === 'dscl' && args[1] === '-read') {
       const u = this.users.find((x) => `/Users/${x.name}` === args[2]);

@@ -1,4 +1,4 @@
-import type { RunOptions, RunResult, Runner } from '../../src/trust/runner.js';
+import type { RunOptions, RunResult, Runner } from '../../src/util/runner.js';
 
 export interface Recorded {
   runner: Runner;

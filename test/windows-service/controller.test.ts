@@ -34,7 +34,7 @@ class FakeScm implements ServiceControlApi {
     setImmediate(serviceMain);
     return new Promise((resolve) => (this.finish = resolve));
   }
-  registerHandler(name: string, handler: (control: number) => number): number {
+  registerHandler(_name: string, handler: (control: number) => number): number {
     this.handler = handler;
     return this.handlerError;
   }

@@ -73,7 +73,7 @@ t.test('when rotation fails the line is still written, and rotation is tried aga
   t.notOk(fs.existsSync(`${file}.1`), 'no new attempt until a quarter of the limit more was written');
   log.write('d'.repeat(20));
   log.close();
-  t.equal(read(`${file}.1`), 'a'.repeat(90) + 'b'.repeat(20) + 'cccc', 'then rotated');
+  t.equal(read(`${file}.1`), ['a'.repeat(90), 'b'.repeat(20), 'cccc'].join(''), 'then rotated');
   t.equal(read(file), 'd'.repeat(20));
 });
 

@@ -38,10 +38,3 @@ export function pad7(data: Buffer, random: (n: number) => Buffer = crypto.random
   }
   return out;
 }
-
-/** Inverse of pad7, zero fill of the last piece included. */
-export function unpad7(blocks: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  for (let i = 0; i + 8 <= blocks.length; i += 8) parts.push(blocks.subarray(i, i + 7));
-  return Buffer.concat(parts);
-}

@@ -1,7 +1,7 @@
 // The command runner ends a command that does not finish in time: a macOS
 // dialog nobody answers must not hang the install step.
 import t from 'tap';
-import { CommandError, runCommand, TIMED_OUT } from '../../src/trust/runner.js';
+import { CommandError, runCommand, TIMED_OUT } from '../../src/util/runner.js';
 
 t.test('timeoutMs ends the command and says so', async (t) => {
   const started = Date.now();

@@ -13,9 +13,9 @@ export interface RunOptions {
 }
 
 /**
- * Every external command the trust, hosts and policy code runs goes through
- * this seam, so tests can record the exact command lines of platforms they
- * do not run on.
+ * Every external command the trust-store, browser-policy and doctor code
+ * runs goes through this seam, so tests can record the exact command lines
+ * of platforms they do not run on.
  */
 export type Runner = (cmd: string, args: string[], opts?: RunOptions) => Promise<RunResult>;
 
