@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CardProfileJson, VirtualCard, type VirtualCardOptions, VPCD_PORTS } from './virtual-card.js';
+import { loadWinscard, SCARD_STATE_MUTE, SCARD_STATE_PRESENT, SCARD_STATE_UNAWARE } from '../../src/pcsc/winscard.js';
 import { acquireLock } from './lock.js';
 
 /**
@@ -14,6 +15,26 @@ import { acquireLock } from './lock.js';
 
 const QUICKACK_ADDR = '127.0.0.77';
 const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
+
+/**
+ * Resolves once pcscd reports a card in reader, with its ATR: from then on a
+ * program that asks PC/SC finds the card. pcscd powers a new card up before
+ * it publishes the reader's state, so the power-on alone is too early.
+ */
+async function pcscSeesCard(reader: string, timeoutMs = 5_000): Promise<void> {
+  const w = loadWinscard();
+  const ctx = await w.establishContext();
+  try {
+    for (const deadline = Date.now() + timeoutMs; ; await sleep(10)) {
+      const state = { reader, currentState: SCARD_STATE_UNAWARE, eventState: 0, atr: Buffer.alloc(0) };
+      await w.getStatusChange(ctx, 0, [state]);
+      if (state.eventState & SCARD_STATE_PRESENT && !(state.eventState & SCARD_STATE_MUTE) && state.atr.length > 0) return;
+      if (Date.now() > deadline) throw new Error(`pcscd did not report the card in ${reader} within ${timeoutMs} ms of its power-on`);
+    }
+  } finally {
+    await w.releaseContext(ctx);
+  }
+}
 
 export function say(msg: string): void {
   process.stderr.write(`# [testbed] ${msg}\n`);
@@ -133,6 +154,7 @@ export async function startTestBed(): Promise<TestBed> {
     child = undefined;
   };
 
+  const readerName = (slot: 0 | 1) => `Virtual PCD 00 0${slot}`;
   const foreign = pcscdPids().length > 0;
   if (foreign) say('a pcscd is already running: the tests use it and leave it running');
   await startPcscd();
@@ -141,11 +163,11 @@ export async function startTestBed(): Promise<TestBed> {
     cardAddress,
     card(profile, options = {}) {
       const { slot = 0, ...rest } = options;
-      const card = new VirtualCard(profile, { ...rest, port: VPCD_PORTS[slot], localAddress: cardAddress });
+      const card = new VirtualCard(profile, { ...rest, port: VPCD_PORTS[slot], localAddress: cardAddress, seenByPcsc: () => pcscSeesCard(readerName(slot)) });
       cards.push(card);
       return card;
     },
-    readerName: (slot) => `Virtual PCD 00 0${slot}`,
+    readerName,
     async restartPcscd(options) {
       await stopPcscd();
       await startPcscd(options);

@@ -41,6 +41,11 @@ export interface VirtualCardOptions {
   notNhi?: boolean;
   /** Answer data-bearing commands the T=0 way: `61xx` then GET RESPONSE, or `6Cxx` then resend. */
   t0Style?: '61' | '6C';
+  /**
+   * Resolves once PC/SC reports the card present, so that a program started
+   * next finds it; without it, insert() allows pcscd 100 ms after power-on.
+   */
+  seenByPcsc?: () => Promise<void>;
 }
 
 const SW_OK = Buffer.from([0x90, 0x00]);
@@ -97,7 +102,7 @@ export class VirtualCard {
     this.connect();
     await this.waitPowered(timeoutMs);
     // pcscd publishes the new reader state just after it read the ATR.
-    await new Promise((r) => setTimeout(r, 100));
+    await (this.options.seenByPcsc?.() ?? new Promise((r) => setTimeout(r, 100)));
   }
 
   /** Pull the card out; it stays out until `insert()`. */
