@@ -11,7 +11,6 @@ import path from 'node:path';
  */
 
 export const TEST_CACHE = process.env.NHIICC_TEST_CACHE ?? '/var/cache/nhiicc-test';
-const HOST_SOURCES = '/etc/apt/sources.list.d/debian.sources';
 
 export type Suite = 'bookworm' | 'trixie';
 
@@ -30,16 +29,42 @@ export function say(msg: string): void {
 }
 
 /**
- * The host's deb822 sources with the host's suite names replaced by `suite`:
- * mmdebstrap takes the suites from a sources file, not from its argument.
+ * The host's Debian sources with the host's release replaced by `suite`
+ * (bookworm-security becomes trixie-security, and so on), as files for
+ * mmdebstrap, which takes the suites from them, not from its argument.
+ * Machines keep them in deb822 files (sources.list.d/*.sources: Debian 13,
+ * images made by mmdebstrap or docker) or one-line files (sources.list:
+ * Debian 12's installer); entries for other releases (third-party
+ * repositories) are left out.
  */
-function sourcesFor(suite: Suite, dir: string): string {
-  const text = fs.readFileSync(HOST_SOURCES, 'utf8');
-  const host = /^Suites:\s*(\S+)/m.exec(text)?.[1];
-  if (!host) throw new Error(`${HOST_SOURCES}: no Suites line`);
-  const file = path.join(dir, `${suite}.sources`);
-  fs.writeFileSync(file, text.replaceAll(host, suite));
-  return file;
+export function sourcesFor(suite: Suite, dir: string, etc = '/etc'): string[] {
+  const host = /^VERSION_CODENAME=(\S+)/m.exec(fs.readFileSync(path.join(etc, 'os-release'), 'utf8'))?.[1];
+  if (!host) throw new Error(`${etc}/os-release: no VERSION_CODENAME`);
+  const apt = path.join(etc, 'apt');
+  const ours = (s: string) => s === host || s.startsWith(`${host}-`);
+  const retarget = (text: string) => text.replace(new RegExp(`\\b${host}(?=[\\s-]|$)`, 'gm'), suite);
+  const files = (ext: string) => {
+    const d = path.join(apt, 'sources.list.d');
+    const found = fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith(ext)).map((f) => path.join(d, f)) : [];
+    return found.sort().map((f) => fs.readFileSync(f, 'utf8'));
+  };
+  const stanzas = files('.sources')
+    .flatMap((text) => text.split(/\n\s*\n/).map((st) => st.trim()))
+    .filter((st) => /^Types:.*\bdeb\b/m.test(st) && (/^Suites:\s*(.*)$/m.exec(st)?.[1] ?? '').split(/\s+/).some(ours));
+  const oneLine = [path.join(apt, 'sources.list')]
+    .filter((f) => fs.existsSync(f))
+    .map((f) => fs.readFileSync(f, 'utf8'))
+    .concat(files('.list'))
+    .flatMap((text) => text.split('\n'))
+    // deb [options] URI suite components...
+    .filter((line) => /^deb\s/.test(line) && ours(line.replace(/\[[^\]]*\]/, '').trim().split(/\s+/)[2] ?? ''));
+  const out: string[] = [];
+  if (stanzas.length) out.push(path.join(dir, `${suite}.sources`));
+  if (oneLine.length) out.push(path.join(dir, `${suite}.list`));
+  if (!out.length) throw new Error(`no apt source for ${host} under ${apt}: mmdebstrap needs the mirror apt uses`);
+  if (stanzas.length) fs.writeFileSync(out[0]!, `${retarget(stanzas.join('\n\n'))}\n`);
+  if (oneLine.length) fs.writeFileSync(out.at(-1)!, `${retarget(oneLine.join('\n'))}\n`);
+  return out;
 }
 
 function specKey(spec: RootfsSpec): string {
@@ -72,7 +97,7 @@ export function ensureRootfs(spec: RootfsSpec): string {
       ...(spec.customize ?? []).map((c) => `--customize-hook=${c}`),
       spec.suite,
       tree,
-      sourcesFor(spec.suite, tmp),
+      ...sourcesFor(spec.suite, tmp),
     ];
     const r = spawnSync('mmdebstrap', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     if (r.status !== 0) throw new Error(`mmdebstrap failed (${r.status}): ${(r.stderr ?? '').split('\n').slice(-15).join('\n')}`);
